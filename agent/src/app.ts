@@ -1,0 +1,117 @@
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { ResolvedConfig } from './config/load.js'
+import { buildAdminServer } from './http/admin.js'
+import { buildHealthServer } from './http/health.js'
+import { loadOrCreateToken } from './http/token.js'
+import { AgentMetrics } from './metrics.js'
+import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
+import { AuditLog } from './state/audit.js'
+import { decide, sameVerdict, type Verdict } from './state/effective.js'
+import { StateStore } from './state/store.js'
+import type { AgentStatus } from './status.js'
+
+export interface Agent {
+  readonly config: ResolvedConfig
+  readonly logger: Logger
+  readonly metrics: AgentMetrics
+  readonly store: StateStore
+  readonly health: FastifyInstance
+  readonly admin: FastifyInstance
+  verdict(): Verdict
+  status(): AgentStatus
+  /** Reads the state (writing the initial one if needed) and starts watching the file. Does not listen. */
+  start(): Promise<void>
+  /** Reopens the audit file (SIGHUP, after logrotate). */
+  reopenFiles(): void
+  close(): Promise<void>
+}
+
+/**
+ * Builds an agent from a validated config: state store, audit, metrics and both HTTP servers.
+ * It never listens; main.ts (or a test) decides where.
+ */
+export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
+  const startedAt = new Date().toISOString()
+  const metrics = new AgentMetrics()
+  const audit = new AuditLog(config.auditFile)
+  const store = new StateStore({
+    path: config.stateFile,
+    initialState: config.initialState,
+    pollMs: config.statePollMs,
+    audit,
+    logger,
+  })
+  const token = loadOrCreateToken(config.tokenFile, logger)
+
+  const decideNow = () => decide({ admin: store.current, stateFileProblem: store.problem?.message ?? null })
+  let current: Verdict = decideNow()
+  // Until start() has read the state, changes are the start itself, not transitions to report.
+  let started = false
+  const recompute = (source: string) => {
+    const next = decideNow()
+    if (sameVerdict(next, current)) return
+    const previous = current
+    current = next
+    metrics.setEffectiveState(next.state)
+    if (started && previous.state !== next.state) {
+      metrics.countTransition('effective', next.cause === 'admin' ? source : next.cause, next.state)
+      logger.info({ from: previous.state, to: next.state, cause: next.cause, why: next.why }, `answering ${next.httpStatus} (${next.state})`)
+    }
+  }
+
+  store.on('change', (change) => {
+    metrics.setAdminState(change.to.state)
+    if (change.from?.state !== change.to.state) metrics.countTransition('admin', change.source, change.to.state)
+    recompute(change.source)
+  })
+  store.on('problem', (problem) => {
+    metrics.stateFileProblem(problem?.kind ?? null)
+    recompute('file')
+  })
+
+  const status = (): AgentStatus => {
+    const admin = store.current
+    return {
+      agent: { name: PACKAGE_NAME, version: PACKAGE_VERSION, node: process.version, pid: process.pid, startedAt },
+      effective: current,
+      admin: admin
+        ? { state: admin.state, since: admin.since ?? startedAt, reason: admin.reason ?? null, by: admin.by ?? null }
+        : null,
+      stateFile: { path: config.stateFile, ok: store.problem === null, problem: store.problem },
+      auditFile: config.auditFile,
+      checkPath: config.checkPath,
+    }
+  }
+
+  const health = buildHealthServer({ checkPath: config.checkPath, metrics, verdict: () => current, status })
+  const admin = buildAdminServer({ token, logger, status, setState: (input) => store.set(input, 'api') })
+
+  return {
+    config,
+    logger,
+    metrics,
+    store,
+    health,
+    admin,
+    verdict: () => current,
+    status,
+    async start() {
+      audit.open()
+      await store.start()
+      current = decideNow()
+      started = true
+      metrics.setAdminState(store.current?.state ?? null)
+      metrics.setEffectiveState(current.state)
+      logger.info({ state: current.state, cause: current.cause, why: current.why }, `answering ${current.httpStatus} (${current.state})`)
+    },
+    reopenFiles() {
+      audit.reopen()
+    },
+    async close() {
+      await Promise.allSettled([health.close(), admin.close()])
+      await store.close()
+      audit.close()
+    },
+  }
+}

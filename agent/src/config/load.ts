@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs'
+import { extname, join, resolve } from 'node:path'
+import { Value } from '@sinclair/typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { AgentError, describeValue } from '../errors.js'
+import { PACKAGE_ROOT } from '../package-info.js'
+import { ConfigSchema, SETTINGS, ENV_PREFIX, settingInfo, type Config, type SettingInfo } from './schema.js'
+
+export type SettingSource = 'default' | 'config file' | 'environment' | 'flag'
+
+/** A validated, frozen configuration whose file paths are absolute. */
+export type ResolvedConfig = Readonly<Config> & { readonly configFile: string | null }
+
+export interface LoadConfigOptions {
+  /** Values from command-line flags, keyed by setting name, as parsed strings or booleans. */
+  flags?: Partial<Record<string, string | boolean>>
+  env?: NodeJS.ProcessEnv
+  /** `--config FILE`; when absent, `HEALTH_AGENT_CONFIG` is used. */
+  configFile?: string
+  cwd?: string
+}
+
+export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`
+
+function camelCase(key: string): string {
+  return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new AgentError('AGENT_ERR_CONFIG_FILE', `cannot read config file ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  let parsed: unknown
+  try {
+    parsed = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    throw new AgentError('AGENT_ERR_CONFIG_FILE', `config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`, { cause: err })
+  }
+  if (parsed === null || parsed === undefined) return {}
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new AgentError('AGENT_ERR_CONFIG_FILE', `config file ${path}: expected a mapping of settings, got ${describeValue(parsed)}`)
+  }
+  const values: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = camelCase(key)
+    if (!settingInfo(name)) {
+      throw new AgentError('AGENT_ERR_CONFIG_FILE', `config file ${path}: unknown setting "${key}" (known: ${SETTINGS.map((s) => s.name).join(', ')})`)
+    }
+    values[name] = value
+  }
+  return values
+}
+
+/** Strings from the environment or flags become the setting's type; what cannot be converted stays as it is for validation to report. */
+function coerce(info: SettingInfo, value: unknown): unknown {
+  if (typeof value !== 'string') return value
+  switch (info.kind) {
+    case 'integer':
+      return /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(value)) return true
+      if (/^(false|0|no|off)$/i.test(value)) return false
+      return value
+    case 'list':
+      return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0)
+    default:
+      return value
+  }
+}
+
+function sourceLabel(info: SettingInfo, source: SettingSource, configFile: string | null): string {
+  switch (source) {
+    case 'flag':
+      return `--${info.flag}`
+    case 'environment':
+      return info.env
+    case 'config file':
+      return `${info.name} in ${configFile}`
+    default:
+      return `default of ${info.name}`
+  }
+}
+
+/**
+ * Merges defaults, the config file, HEALTH_AGENT_* variables and flags (later wins), validates
+ * the result once against the schema and returns it frozen. An invalid value throws one
+ * AgentError that names the setting, where it came from, what was expected and what arrived.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  const configFileArg = options.configFile ?? env[CONFIG_ENV]
+  const configFile = configFileArg ? resolve(cwd, configFileArg) : null
+
+  const raw: Record<string, unknown> = {}
+  const sources: Record<string, SettingSource> = {}
+  const layer = (values: Record<string, unknown>, source: SettingSource) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) continue
+      const info = settingInfo(name)
+      raw[name] = info ? coerce(info, value) : value
+      sources[name] = source
+    }
+  }
+
+  if (configFile) layer(readConfigFile(configFile), 'config file')
+  layer(Object.fromEntries(SETTINGS.map((s) => [s.name, env[s.env]])), 'environment')
+  layer(options.flags ?? {}, 'flag')
+
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw)) as Record<string, unknown>
+  const firstError = Value.Errors(ConfigSchema, withDefaults).First()
+  if (firstError) {
+    const name = firstError.path.split('/')[1] ?? ''
+    const info = settingInfo(name)
+    if (!info) throw new AgentError('AGENT_ERR_CONFIG', `unknown setting "${name}"`)
+    const source = sources[name] ?? 'default'
+    throw new AgentError(
+      'AGENT_ERR_CONFIG',
+      `invalid ${info.name} (${sourceLabel(info, source, configFile)}): expected ${info.expected}, got ${describeValue(firstError.value)}`,
+    )
+  }
+
+  const config = withDefaults as Config
+  const dataDir = resolve(cwd, config.dataDir || join(PACKAGE_ROOT, 'var'))
+  const pathOr = (value: string, fallback: string) => resolve(cwd, value || join(dataDir, fallback))
+  return Object.freeze({
+    ...config,
+    dataDir,
+    stateFile: pathOr(config.stateFile, 'state'),
+    auditFile: pathOr(config.auditFile, 'audit.log'),
+    tokenFile: pathOr(config.tokenFile, 'admin-token'),
+    logFile: config.logFile ? resolve(cwd, config.logFile) : '',
+    configFile,
+  })
+}

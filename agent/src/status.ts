@@ -1,0 +1,13 @@
+import type { FileProblem } from './state/store.js'
+import type { StateRecord } from './state/model.js'
+import type { Verdict } from './state/effective.js'
+
+/** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
+export interface AgentStatus {
+  agent: { name: string; version: string; node: string; pid: number; startedAt: string }
+  effective: Verdict
+  admin: Required<Pick<StateRecord, 'state' | 'since'>> & { reason: string | null; by: string | null } | null
+  stateFile: { path: string; ok: boolean; problem: FileProblem | null }
+  auditFile: string
+  checkPath: string
+}

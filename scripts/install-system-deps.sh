@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the tests (and, with --bench, the benchmarks) need.
+# Idempotent: packages already present are not fetched again. Leaves no system service running.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/install-system-deps.sh [--bench] [--check] [--help]
+
+Installs with apt-get, as root, the system packages the tests need:
+  haproxy      the load balancer the integration tests put in front of the agent
+  tomcat10     the application server the agent watches (with a Java runtime)
+  socat, curl  used by the scripts and tests to talk to sockets and URLs
+
+Options:
+  --bench   also install what `npm run bench` needs (wrk, ansible)
+  --check   install nothing: list what is missing and exit 1 if anything is
+  --help    this text
+
+Debian's packages start their services on install when systemd runs; this script
+stops and disables haproxy and tomcat10 again, so that only the tests start them.
+USAGE
+}
+
+want_bench=0
+check_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) want_bench=1 ;;
+    --check) check_only=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install-system-deps: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+packages=(haproxy tomcat10 socat curl)
+services=(haproxy tomcat10)
+if [ "$want_bench" = 1 ]; then
+  packages+=(wrk ansible)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-system-deps: all present (${packages[*]})"
+  exit 0
+fi
+if [ "$check_only" = 1 ]; then
+  echo "install-system-deps: missing: ${missing[*]} (run: sudo scripts/install-system-deps.sh)" >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-deps: missing ${missing[*]}; run this script as root (sudo $0 $*)" >&2
+  exit 1
+fi
+command -v apt-get >/dev/null || { echo "install-system-deps: apt-get not found: this script needs Debian or Ubuntu" >&2; exit 1; }
+
+# Without systemd, Debian's maintainer scripts start services through invoke-rc.d;
+# a policy-rc.d that answers 101 forbids that for the duration of the install.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+cleanup() { if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 0755 "$policy"
+  created_policy=1
+fi
+
+echo "install-system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be missing on a fresh machine, or stale: refresh them once.
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ -d /run/systemd/system ]; then
+  for svc in "${services[@]}"; do
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
+fi
+echo "install-system-deps: done"
