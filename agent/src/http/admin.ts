@@ -29,6 +29,7 @@ function optionalText(body: Record<string, unknown>, key: string, max: number): 
     throw new AgentError('AGENT_ERR_BAD_REQUEST', `"${key}": expected a string, got ${typeof value}`)
   }
   // The state file holds one line: a line break in a reason would split it.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f]/.test(value)) {
     throw new AgentError('AGENT_ERR_BAD_REQUEST', `"${key}": control characters (line breaks, tabs) are not allowed`)
   }

@@ -31,6 +31,8 @@ export interface StateStoreOptions {
   problemGraceMs?: number
 }
 
+const CHOKIDAR_THROTTLE_MS = 50
+
 type StoreEvents = { change: [StateChange]; problem: [FileProblem | null] }
 
 /**
@@ -49,7 +51,10 @@ export class StateStore extends EventEmitter<StoreEvents> {
   private lastSignature = ''
   private watcher: FSWatcher | null = null
   private poller: NodeJS.Timeout | null = null
+  private trailingCheck: NodeJS.Timeout | null = null
   private writes: Promise<unknown> = Promise.resolve()
+  /** The API write under way: a watcher event can arrive before rename() returns, and must not be taken for a shell write. */
+  private inFlight: { record: StateRecord; source: ChangeSource } | null = null
 
   constructor(options: StateStoreOptions) {
     super()
@@ -71,7 +76,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     mkdirSync(dirname(this.path), { recursive: true })
     await this.loadAtStart()
     this.watcher = watch(this.path, { ignoreInitial: true, atomic: false, persistent: true })
-    this.watcher.on('all', () => this.check())
+    this.watcher.on('all', () => this.onFileEvent())
     this.watcher.on('error', (err) => this.log.warn({ err }, 'state file watcher error; polling continues'))
     await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()))
     // A write between the first read and the watcher being ready would otherwise go unseen.
@@ -83,6 +88,8 @@ export class StateStore extends EventEmitter<StoreEvents> {
   async close(): Promise<void> {
     if (this.poller) clearInterval(this.poller)
     if (this.pendingProblem) clearTimeout(this.pendingProblem)
+    if (this.trailingCheck) clearTimeout(this.trailingCheck)
+    this.trailingCheck = null
     this.poller = null
     this.pendingProblem = null
     await this.watcher?.close()
@@ -95,13 +102,18 @@ export class StateStore extends EventEmitter<StoreEvents> {
     const write = this.writes.then(async () => {
       const keepSince = this.record?.state === input.state ? this.record.since : undefined
       const record: StateRecord = { ...input, since: keepSince ?? new Date().toISOString() }
-      await writeFileAtomic(this.path, formatStateRecord(record), {
-        afterRename: () => {
-          this.lastSignature = this.signature()
-          this.setProblem(null)
-          this.apply(record, source)
-        },
-      })
+      this.inFlight = { record, source }
+      try {
+        await writeFileAtomic(this.path, formatStateRecord(record), {
+          afterRename: () => {
+            this.lastSignature = this.signature()
+            this.setProblem(null)
+            this.apply(record, source)
+          },
+        })
+      } finally {
+        this.inFlight = null
+      }
       return this.record as StateRecord
     })
     this.writes = write.catch(() => undefined)
@@ -161,6 +173,21 @@ export class StateStore extends EventEmitter<StoreEvents> {
     }
   }
 
+  /**
+   * chokidar 5 passes on one 'change' per path per 50 ms and drops the others, so a second write
+   * right after a first (`echo drain > f; echo down > f`) would wait for the poll: read now, and once
+   * more after the throttle window.
+   */
+  private onFileEvent(): void {
+    this.check()
+    if (this.trailingCheck) clearTimeout(this.trailingCheck)
+    this.trailingCheck = setTimeout(() => {
+      this.trailingCheck = null
+      if (this.signature() !== this.lastSignature) this.check()
+    }, CHOKIDAR_THROTTLE_MS + 10)
+    this.trailingCheck.unref()
+  }
+
   private poll(): void {
     if (this.fileProblem || this.signature() !== this.lastSignature) this.check()
   }
@@ -174,7 +201,8 @@ export class StateStore extends EventEmitter<StoreEvents> {
       this.pendingProblem = null
       this.setProblem(null)
       for (const warning of read.warnings) this.log.warn({ file: this.path }, `state file: ${warning}`)
-      this.apply(read.record, 'file')
+      const ours = this.inFlight && sameRecord(this.inFlight.record, read.record) ? this.inFlight : null
+      this.apply(ours?.record ?? read.record, ours?.source ?? 'file')
       return
     }
     if (this.fileProblem?.kind === read.kind && this.fileProblem.message === read.error) return

@@ -1,0 +1,153 @@
+import { appendFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync, writeSync, ftruncateSync } from 'node:fs'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import t from 'tap'
+import { AuditLog, type AuditEntry } from '../../src/state/audit.js'
+import { StateStore } from '../../src/state/store.js'
+import type { AdminState } from '../../src/state/model.js'
+import { tempDir } from '../helpers/agent.js'
+import { waitFor } from '../helpers/wait.js'
+
+const silent = pino({ level: 'silent' })
+
+async function openStore(t: Parameters<typeof tempDir>[0], dir: string, initialState: AdminState = 'ready') {
+  const audit = new AuditLog(join(dir, 'audit.log'))
+  audit.open()
+  const store = new StateStore({ path: join(dir, 'state'), initialState, pollMs: 5000, audit, logger: silent })
+  t.teardown(async () => {
+    await store.close()
+    audit.close()
+  })
+  await store.start()
+  return { store, audit, path: join(dir, 'state') }
+}
+
+function auditEntries(dir: string): AuditEntry[] {
+  return readFileSync(join(dir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry)
+}
+
+/** pollMs is 5 s in these tests: a wait shorter than that proves the file-system events did the work. */
+const viaEvents = { timeoutMs: 2000 }
+
+const stateIs = (store: StateStore, state: AdminState) => () => store.current?.state === state
+
+t.test('first start without a file writes the initial state and audits it', async (t) => {
+  const dir = tempDir(t)
+  const { store, path } = await openStore(t, dir, 'drain')
+  t.equal(store.current?.state, 'drain')
+  t.match(readFileSync(path, 'utf8'), /^drain reason="initial state" by=health-agent since=\S+\n$/)
+  t.match(auditEntries(dir), [{ from: null, to: 'drain', source: 'initial' }])
+})
+
+t.test('every kind of file write is picked up', async (t) => {
+  const dir = tempDir(t)
+  const { store, path } = await openStore(t, dir)
+
+  writeFileSync(path, 'drain\n') // truncate-then-write, as `echo drain > state`
+  await waitFor('truncate-then-write', stateIs(store, 'drain'), viaEvents)
+
+  const fd = openSync(path, 'r+') // in place, no truncation: same length
+  writeSync(fd, 'down!\n'.replace('!', ' '), 0)
+  closeSync(fd)
+  await waitFor('in-place write', stateIs(store, 'down'), viaEvents)
+
+  writeFileSync(join(dir, 'state.new'), 'ready reason="rename over"\n')
+  renameSync(join(dir, 'state.new'), path) // rename over, as editors and `mv` do
+  await waitFor('rename over', stateIs(store, 'ready'), viaEvents)
+  t.equal(store.current?.reason, 'rename over')
+
+  rmSync(path)
+  await waitFor('deletion reported', () => store.problem?.kind === 'missing', viaEvents)
+  t.equal(store.current?.state, 'ready', 'deletion keeps the last good state')
+  writeFileSync(path, 'drain reason=recreated\n')
+  await waitFor('recreate', stateIs(store, 'drain'), viaEvents)
+  t.equal(store.problem, null, 'problem cleared once the file is good again')
+
+  t.match(
+    auditEntries(dir).map((e) => [e.from, e.to, e.source]),
+    [[null, 'ready', 'initial'], ['ready', 'drain', 'file'], ['drain', 'down', 'file'], ['down', 'ready', 'file'], ['ready', 'drain', 'file']],
+  )
+})
+
+t.test('garbage, empty and half-written files keep the last good state and are reported', async (t) => {
+  const dir = tempDir(t)
+  const { store, path } = await openStore(t, dir)
+  writeFileSync(path, 'drain\n')
+  await waitFor('drain', stateIs(store, 'drain'), viaEvents)
+
+  for (const [text, kind] of [['garbage\n', 'invalid'], ['', 'empty'], ['rea', 'invalid'], ['ready reason="half', 'invalid']] as const) {
+    writeFileSync(path, text)
+    await waitFor(`problem for ${JSON.stringify(text)}`, () => store.problem?.kind === kind && store.problem.message, viaEvents)
+    t.equal(store.current?.state, 'drain', `${JSON.stringify(text)} keeps drain`)
+  }
+  const fd = openSync(path, 'r+')
+  ftruncateSync(fd, 0)
+  closeSync(fd)
+  appendFileSync(path, 'ready\n')
+  await waitFor('good file again', stateIs(store, 'ready'), viaEvents)
+  t.equal(store.problem, null)
+})
+
+t.test('a polling fallback catches writes even without file-system events', async (t) => {
+  const dir = tempDir(t)
+  const audit = new AuditLog(join(dir, 'audit.log'))
+  const store = new StateStore({ path: join(dir, 'state'), initialState: 'ready', pollMs: 50, audit, logger: silent })
+  t.teardown(() => store.close())
+  await store.start()
+  // Stop the watcher: only the poller is left to notice the change.
+  await (store as unknown as { watcher: { close(): Promise<void> } }).watcher.close()
+  writeFileSync(join(dir, 'state'), 'down\n')
+  await waitFor('poll notices the write', stateIs(store, 'down'))
+  t.pass()
+})
+
+t.test('API writes are atomic, applied at once and survive a restart', async (t) => {
+  const dir = tempDir(t)
+  const first = await openStore(t, dir)
+  const written = await first.store.set({ state: 'drain', reason: 'deploy v42', by: 'alice' })
+  t.equal(written.state, 'drain')
+  t.equal(first.store.current?.state, 'drain', 'applied before set() resolves')
+  t.match(readFileSync(first.path, 'utf8'), /^drain reason="deploy v42" by=alice since=\S+\n$/)
+  t.same(
+    readFileSync(first.path, 'utf8').length > 0 && existsSync(join(dir, 'state')),
+    true,
+  )
+  const since = first.store.current?.since
+  await first.store.set({ state: 'drain', reason: 'deploy v43' })
+  t.equal(first.store.current?.since, since, 'a new reason for the same state keeps since')
+  await first.store.close()
+
+  const second = await openStore(t, dir)
+  t.same(
+    { state: second.store.current?.state, reason: second.store.current?.reason, since: second.store.current?.since },
+    { state: 'drain', reason: 'deploy v43', since },
+    'a restarted store reads the state back',
+  )
+  const sources = auditEntries(dir).map((e) => e.source)
+  t.same(sources, ['initial', 'api', 'api'], 'a restart is not a change')
+})
+
+t.test('a deleted file at restart is restored from the audit log, not reset to the initial state', async (t) => {
+  const dir = tempDir(t)
+  const first = await openStore(t, dir, 'ready')
+  await first.store.set({ state: 'down', reason: 'maintenance' })
+  await first.store.close()
+  rmSync(first.path)
+
+  const second = await openStore(t, dir, 'ready')
+  t.equal(second.store.current?.state, 'down')
+  t.equal(second.store.current?.reason, 'maintenance')
+  t.match(readFileSync(second.path, 'utf8'), /^down reason=maintenance/)
+  t.equal(auditEntries(dir).at(-1)?.source, 'restored')
+})
+
+t.test('an unusable file at start gives no state (the agent answers down) until it is fixed', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'state'), 'readyy\n')
+  const { store, path } = await openStore(t, dir)
+  t.equal(store.current, null)
+  t.equal(store.problem?.kind, 'invalid')
+  writeFileSync(path, 'ready\n')
+  await waitFor('fixed file', stateIs(store, 'ready'))
+  t.equal(store.problem, null)
+})
