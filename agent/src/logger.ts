@@ -1,5 +1,4 @@
 import { pino, destination, type Logger, type DestinationStream } from 'pino'
-import pretty from 'pino-pretty'
 
 export interface AgentLogger {
   logger: Logger
@@ -12,7 +11,7 @@ export interface AgentLogger {
  * JSON lines (pino) to standard output or a file; human-readable only when standard output is
  * a terminal, so that production logs stay machine-readable.
  */
-export function createLogger(options: { level: string; file?: string; pretty?: boolean }): AgentLogger {
+export async function createLogger(options: { level: string; file?: string; pretty?: boolean }): Promise<AgentLogger> {
   const base = { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }
   if (options.file) {
     const stream = destination({ dest: options.file, mkdir: true, sync: false })
@@ -20,6 +19,8 @@ export function createLogger(options: { level: string; file?: string; pretty?: b
     return { logger, reopen: () => stream.reopen(), flush: () => stream.flushSync() }
   }
   if (options.pretty ?? process.stdout.isTTY) {
+    // Loaded only for a terminal: it costs start-up time and memory that a service does not need.
+    const { default: pretty } = await import('pino-pretty')
     const stream: DestinationStream = pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     return { logger: pino(base, stream), reopen: () => undefined, flush: () => undefined }
   }

@@ -32,7 +32,7 @@ async function run(argv: string[]): Promise<void> {
   }
   if (cli.positionals.length > 0) throw new AgentError('AGENT_ERR_CONFIG', `unexpected argument "${cli.positionals[0]}" (see --help)`)
   const config = loadConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
-  const log = createLogger({ level: config.logLevel, file: config.logFile || undefined })
+  const log = await createLogger({ level: config.logLevel, file: config.logFile || undefined })
   const agent = buildAgent(config, log.logger)
   installSignalHandlers(agent, log)
   await agent.start()

@@ -1,0 +1,68 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../agent/src/package-info.js'
+import { commandVersion, newContext, runCleanups, type BenchContext } from './lib.js'
+import { renderResults } from './report.js'
+
+type Part = (ctx: BenchContext) => Promise<Record<string, unknown>>
+
+const PARTS: Record<string, () => Promise<Part>> = {
+  health: async () => (await import('./parts/health.js')).run,
+  reaction: async () => (await import('./parts/reaction.js')).run,
+  footprint: async () => (await import('./parts/footprint.js')).run,
+  scale: async () => (await import('./parts/scale.js')).run,
+}
+
+const HELP = `Usage: npm run bench [-- PART ...]
+
+Parts: ${Object.keys(PARTS).join(', ')} (default: all). Each part's figures replace its own
+keys in bench/results.json; bench/RESULTS.md is written again from all of them.
+Needs: npm run build (npm run bench does it), wrk (sudo scripts/install-system-deps.sh --bench).
+`
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const unknown = argv.filter((p) => !(p in PARTS))
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown part "${unknown[0]}" (parts: ${Object.keys(PARTS).join(', ')})\n`)
+    return 2
+  }
+  const selected = argv.length > 0 ? argv : Object.keys(PARTS)
+  const resultsFile = join(PACKAGE_ROOT, 'bench/results.json')
+  const results = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {}
+  results.machine = {
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? 'unknown',
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    agent: PACKAGE_VERSION,
+    haproxy: commandVersion('haproxy', ['-v']),
+    wrk: commandVersion('wrk', ['--version']),
+  }
+  let failed = 0
+  for (const name of selected) {
+    const ctx = newContext()
+    const started = Date.now()
+    try {
+      process.stderr.write(`bench: ${name}...\n`)
+      const figures = await (await (PARTS[name] as () => Promise<Part>)())(ctx)
+      results[name] = { ...figures, measured_at: new Date().toISOString(), took_s: Math.round((Date.now() - started) / 1000) }
+    } catch (err) {
+      failed++
+      process.stderr.write(`bench: ${name} failed: ${(err as Error).stack ?? String(err)}\n`)
+    } finally {
+      await runCleanups(ctx)
+    }
+  }
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`)
+  const markdown = renderResults(results)
+  writeFileSync(join(PACKAGE_ROOT, 'bench/RESULTS.md'), markdown)
+  process.stdout.write(markdown)
+  return failed > 0 ? 1 : 0
+}
+
+main(process.argv.slice(2)).then((code) => (process.exitCode = code))
