@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../../src/config/load.js'
 import { contextOf, statusMatcher, tomcatSettings } from '../../src/tomcat/settings.js'
+import { tempDir } from '../helpers/agent.js'
 
 const load = (flags: Record<string, string>, env: Record<string, string> = {}) => loadConfig({ env, cwd: '/tmp', flags: { dataDir: '/tmp/x', ...flags } })
 
@@ -61,4 +64,12 @@ t.test('the manager counts sessions in the probe URL context unless told otherwi
   t.same(tomcatSettings(load({ ...base, tomcatManagerContexts: '/a,/b' })).manager?.contexts, ['/a', '/b'])
   t.equal(contextOf('http://127.0.0.1:8080/health'), '/health')
   t.equal(contextOf('http://127.0.0.1:8080/'), '/')
+})
+
+t.test('a config file gives lists as YAML lists or comma strings', async (t) => {
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'config.yaml'), 'tomcat-url: http://127.0.0.1:8080/app/health\nwarmup-urls: [/app/, /app/index.jsp]\ntomcat-expect-status: "200,204"\n')
+  const config = loadConfig({ env: {}, cwd: dir, configFile: 'config.yaml' })
+  t.same(config.warmupUrls, ['/app/', '/app/index.jsp'])
+  t.same(config.tomcatExpectStatus, ['200', '204'])
 })
