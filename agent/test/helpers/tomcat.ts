@@ -22,9 +22,10 @@ export const DEFAULT_JAVA_OPTS = '-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLeve
 export const ACCESS_LOG_PATTERN = '%h %t &quot;%r&quot; %s %b %D &quot;%{User-Agent}i&quot;'
 
 /** Throws (so the test fails, never skips) when Tomcat 10 or Java is missing. */
-export function requireTomcat(): void {
-  if (!existsSync(CATALINA_SH) || !existsSync(join(CATALINA_HOME, 'etc/server.xml'))) {
-    throw new Error(`Tomcat 10 is not installed (${CATALINA_SH} is missing): ${INSTALL_HINT}`)
+export function requireTomcat(home = CATALINA_HOME): void {
+  const catalinaSh = join(home, 'bin/catalina.sh')
+  if (!existsSync(catalinaSh) || !existsSync(join(home, 'etc/server.xml'))) {
+    throw new Error(`Tomcat 10 is not installed (${catalinaSh} is missing): ${INSTALL_HINT}`)
   }
   const java = spawnSync('java', ['-version'], { stdio: 'ignore' })
   if (java.error || java.status !== 0) throw new Error(`no working java on the PATH (${java.error?.message ?? `exit ${java.status}`}): ${INSTALL_HINT}`)

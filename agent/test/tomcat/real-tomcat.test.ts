@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import type { AgentStatus } from '../../src/status.js'
 import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
-import { Tomcat, writeWebapp } from '../helpers/tomcat.js'
+import { httpRequest } from '../helpers/http.js'
+import { requireTomcat, Tomcat, writeWebapp } from '../helpers/tomcat.js'
+import { writeWar } from '../helpers/war.js'
 import { waitFor } from '../helpers/wait.js'
 
 /**
@@ -51,14 +53,23 @@ function countWarmups(lines: string[], path: string): number {
   return lines.filter((l) => l.includes(`"GET ${path} HTTP/1.1" 200 `)).length
 }
 
-t.test('a real Tomcat 10 behind the agent', async (t) => {
-  const tomcat = await Tomcat.create(t, { name: 't1' })
-  const webapp = writeWebapp(join(tempDir(t), 'app'), {
+/** The test webapp: a health file, a JSP to compile, a static page saying which version it is. */
+function webapp(dir: string, version: string): string {
+  return writeWebapp(dir, {
     'health.txt': 'UP\n',
-    'warm.txt': 'static page\n',
+    'warm.txt': `static page ${version}\n`,
     'index.jsp': '<%@ page contentType="text/plain" %><% long sum = 0; for (int i = 0; i < 1000; i++) sum += i; %>hello <%= sum %>\n',
   })
-  tomcat.deployDir('/app', webapp)
+}
+
+t.test('a missing Tomcat fails the test and says how to install it', async (t) => {
+  t.throws(() => requireTomcat('/nonexistent/tomcat10'), { message: /Tomcat 10 is not installed .*sudo scripts\/install-system-deps\.sh/ })
+})
+
+t.test('a real Tomcat 10 behind the agent', async (t) => {
+  const tomcat = await Tomcat.create(t, { name: 't1' })
+  const work = tempDir(t)
+  tomcat.deployDir('/app', webapp(join(work, 'v1'), 'v1'))
   await tomcat.start()
   await tomcat.waitUntilServing('/app/health.txt')
 
@@ -96,6 +107,8 @@ t.test('a real Tomcat 10 behind the agent', async (t) => {
     for (let i = 0; i < 3; i++) t.equal((await agent.check()).status, 500, 'still down')
     t.match(await status(agent), { admin: { state: 'drain' }, effective: { state: 'down', cause: 'tomcat-down' } })
 
+    // Back with a new version, as a WAR this time.
+    tomcat.deployWar('/app', writeWar(webapp(join(work, 'v2'), 'v2'), join(work, 'app-v2.war')))
     const logFrom = tomcat.accessLogLines().length
     await tomcat.start()
     const { seen } = await checkUntil(agent, 404, 60_000)
@@ -109,6 +122,7 @@ t.test('a real Tomcat 10 behind the agent', async (t) => {
 
     await agent.admin('PUT', '/v1/state', { state: 'ready' })
     t.equal((await agent.check()).status, 200)
+    t.equal((await httpRequest(tomcat.url('/app/warm.txt'))).body, 'static page v2\n', 'the WAR was deployed')
   })
 
   await t.test('kill -STOP: 500 after the timeout, the check answering at once meanwhile', async (t) => {
