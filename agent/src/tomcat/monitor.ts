@@ -4,10 +4,11 @@ import type { Logger } from 'pino'
 import type { TomcatFacts, WarmupPhase } from '../state/effective.js'
 import type { AdminState } from '../state/model.js'
 import { INITIAL_TRACK, advance, type Liveness, type ProbeTrack } from './liveness.js'
-import { ManagerClient, NO_SIGNALS, type ManagerSignals } from './manager.js'
+import { NO_SIGNALS, type ManagerSignals } from './manager.js'
 import type { TomcatMetrics } from './metrics.js'
 import { probeTomcat, type ProbeResult } from './probe.js'
 import type { TomcatSettings } from './settings.js'
+import { SignalsPoller } from './signals.js'
 import { runWarmup, type WarmupProgress } from './warmup.js'
 
 const MAX_WARMUP_RETRY_MS = 60_000
@@ -74,9 +75,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   private warmupRetry: NodeJS.Timeout | null = null
   private warmupRetryAt: number | null = null
   private warmupRetryMs: number
-  private readonly manager: ManagerClient | null
-  private managerSignals: ManagerSignals = NO_SIGNALS
-  private managerLoop: AbortController | null = null
+  private readonly manager: SignalsPoller | null
   private readonly running = new Set<Promise<unknown>>()
 
   constructor(options: { settings: TomcatSettings; logger: Logger; metrics: TomcatMetrics }) {
@@ -86,7 +85,8 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.metrics = options.metrics
     this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
     this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
-    this.manager = this.settings.manager ? new ManagerClient(this.settings.manager) : null
+    this.manager = this.settings.manager ? new SignalsPoller({ settings: this.settings.manager, logger: this.log, metrics: this.metrics }) : null
+    this.manager?.on('signals', (signals) => this.emit('signals', signals))
   }
 
   /** Starts probing at once; says in the log what is (and is not) watched. */
@@ -115,9 +115,8 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   async close(): Promise<void> {
     this.stopping.abort()
     this.warmupAbort?.abort()
-    this.managerLoop?.abort()
     if (this.warmupRetry) clearTimeout(this.warmupRetry)
-    await Promise.allSettled([...this.running])
+    await Promise.allSettled([...this.running, this.manager?.close()])
   }
 
   /** Remembers a background task until it settles, so that close() can wait for it. */
@@ -154,30 +153,19 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     }
   }
 
-  /** Busy threads and sessions from the manager, as last polled. */
+  /** Busy threads and sessions from the manager, as last polled (all null without a manager). */
   signals(): ManagerSignals {
-    return this.managerSignals
+    return this.manager?.signals() ?? NO_SIGNALS
   }
 
   /** Polls the manager now (whatever the admin state) and returns what it said. */
-  async refreshSignals(): Promise<ManagerSignals> {
-    if (!this.manager) return this.managerSignals
-    const signals = await this.manager.read(this.stopping.signal)
-    if (!this.stopping.signal.aborted) this.applySignals(signals)
-    return signals
+  refreshSignals(): Promise<ManagerSignals> {
+    return this.manager?.refresh() ?? Promise.resolve(NO_SIGNALS)
   }
 
   /** The manager is polled only while the server is being drained or is out. */
   setAdminState(state: AdminState | null): void {
-    if (!this.manager) return
-    const draining = state === 'drain' || state === 'down'
-    if (draining && !this.managerLoop && !this.stopping.signal.aborted) {
-      this.managerLoop = new AbortController()
-      this.keep(this.pollManager(this.managerLoop.signal))
-    } else if (!draining && this.managerLoop) {
-      this.managerLoop.abort()
-      this.managerLoop = null
-    }
+    this.manager?.setActive(state === 'drain' || state === 'down')
   }
 
   status(): TomcatStatus {
@@ -213,7 +201,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         retryAt: iso(this.warmupRetryAt),
         perUrl: progress?.perUrl ?? [],
       },
-      manager: manager && { url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, polling: this.managerLoop !== null, signals: this.managerSignals },
+      manager: manager && { url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, polling: this.manager?.polling ?? false, signals: this.signals() },
     }
   }
 
@@ -318,8 +306,8 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         this.log.warn(summary, `tomcat warm-up had ${progress.failed} failed requests (at most ${settings.maxFailures} allowed); answering the admin state anyway (--warmup-on-failure ready)`)
       } else {
         this.warmupPhase = 'failed'
-        this.scheduleWarmupRetry()
-        this.log.error(summary, `tomcat warm-up failed: ${progress.failed} failed requests (at most ${settings.maxFailures} allowed), last: ${progress.lastError}; staying down, trying again in ${this.warmupRetryMs} ms`)
+        const wait = this.scheduleWarmupRetry()
+        this.log.error(summary, `tomcat warm-up failed: ${progress.failed} failed requests (at most ${settings.maxFailures} allowed), last: ${progress.lastError}; staying down, trying again in ${wait} ms`)
       }
       this.emit('change', 'warmup')
     })
@@ -328,7 +316,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   }
 
   /** A failed warm-up is tried again while Tomcat stays up, the wait doubling up to a minute. */
-  private scheduleWarmupRetry(): void {
+  private scheduleWarmupRetry(): number {
     const wait = this.warmupRetryMs
     this.warmupRetryMs = Math.min(wait * 2, MAX_WARMUP_RETRY_MS)
     this.warmupRetryAt = Date.now() + wait
@@ -338,31 +326,6 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       if (this.track.liveness === 'up' && !this.stopping.signal.aborted) this.startWarmup()
     }, wait)
     this.warmupRetry.unref()
-  }
-
-  private async pollManager(signal: AbortSignal): Promise<void> {
-    const manager = this.manager
-    const pollMs = this.settings.manager?.pollMs ?? 1000
-    if (!manager) return
-    const both = AbortSignal.any([signal, this.stopping.signal])
-    while (!both.aborted) {
-      const started = Date.now()
-      const signals = await manager.read(both)
-      if (both.aborted) return
-      this.applySignals(signals)
-      try {
-        await sleep(Math.max(0, pollMs - (Date.now() - started)), undefined, { signal: both, ref: false })
-      } catch {
-        return
-      }
-    }
-  }
-
-  private applySignals(signals: ManagerSignals): void {
-    const previousError = this.managerSignals.error
-    this.managerSignals = signals
-    this.metrics.managerSignals(signals)
-    if (signals.error && signals.error !== previousError) this.log.warn({ error: signals.error }, `tomcat manager: ${signals.error}`)
-    this.emit('signals', signals)
+    return wait
   }
 }
