@@ -17,8 +17,10 @@ Options:
   --check   install nothing: list what is missing and exit 1 if anything is
   --help    this text
 
-Debian's packages start their services on install when systemd runs; this script
-stops and disables haproxy and tomcat10 again, so that only the tests start them.
+Debian's packages start their services on install when systemd runs (and haproxy's init
+script without it, unless a policy-rc.d forbids it); this script stops and disables haproxy
+and tomcat10 again, also on a machine where everything is already installed, so that only
+the tests start them. --check reports such a service as a problem.
 USAGE
 }
 
@@ -46,8 +48,50 @@ for pkg in "${packages[@]}"; do
   fi
 done
 
+# The packages' services: with systemd, the units that run or would start at boot; without it,
+# haproxy's init script (tomcat10 ships only a systemd unit). Test processes started by hand
+# (haproxy -db, catalina.sh run) have no pid file and are not services: they are left alone.
+active_services() {
+  local svc
+  if [ -d /run/systemd/system ]; then
+    for svc in "${services[@]}"; do
+      if systemctl is-active --quiet "$svc" 2>/dev/null || systemctl is-enabled --quiet "$svc" 2>/dev/null; then
+        echo "$svc"
+      fi
+    done
+  elif [ -x /etc/init.d/haproxy ] && /etc/init.d/haproxy status >/dev/null 2>&1; then
+    echo haproxy
+  fi
+}
+
+stop_services() {
+  local svc
+  for svc in $(active_services); do
+    echo "install-system-deps: stopping and disabling the $svc service (the tests start their own)"
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    else
+      /etc/init.d/"$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
+  local left
+  left="$(active_services | tr '\n' ' ')"
+  if [ -n "$left" ]; then
+    echo "install-system-deps: still running or enabled: $left" >&2
+    return 1
+  fi
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-system-deps: all present (${packages[*]})"
+  running="$(active_services | tr '\n' ' ')"
+  if [ -n "$running" ]; then
+    if [ "$check_only" = 1 ] || [ "$(id -u)" -ne 0 ]; then
+      echo "install-system-deps: services running or enabled: $running(they take ports the tests may use; run: sudo scripts/install-system-deps.sh)" >&2
+      exit 1
+    fi
+    stop_services
+  fi
   exit 0
 fi
 if [ "$check_only" = 1 ]; then
@@ -80,9 +124,5 @@ if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if [ -d /run/systemd/system ]; then
-  for svc in "${services[@]}"; do
-    systemctl disable --now "$svc" >/dev/null 2>&1 || true
-  done
-fi
+stop_services
 echo "install-system-deps: done"

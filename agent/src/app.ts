@@ -10,12 +10,17 @@ import { AuditLog } from './state/audit.js'
 import { decide, sameVerdict, type Verdict } from './state/effective.js'
 import { StateStore } from './state/store.js'
 import type { AgentStatus } from './status.js'
+import { TomcatMetrics } from './tomcat/metrics.js'
+import { TomcatMonitor } from './tomcat/monitor.js'
+import { tomcatSettings } from './tomcat/settings.js'
 
 export interface Agent {
   readonly config: ResolvedConfig
   readonly logger: Logger
   readonly metrics: AgentMetrics
   readonly store: StateStore
+  /** Probe, warm-up gate and manager signals (`tomcat.signals()`). */
+  readonly tomcat: TomcatMonitor
   readonly health: FastifyInstance
   readonly admin: FastifyInstance
   verdict(): Verdict
@@ -33,6 +38,8 @@ export interface Agent {
  */
 export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
   const startedAt = new Date().toISOString()
+  // Settings that only make sense together are checked before anything touches the disk.
+  const tomcatConfig = tomcatSettings(config)
   const metrics = new AgentMetrics()
   const audit = new AuditLog(config.auditFile)
   const store = new StateStore({
@@ -43,8 +50,10 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     logger,
   })
   const token = loadOrCreateToken(config.tokenFile, logger)
+  const tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(metrics.registry) })
 
-  const decideNow = () => decide({ admin: store.current, stateFileProblem: store.problem?.message ?? null })
+  const decideNow = () =>
+    decide({ admin: store.current, stateFileProblem: store.problem?.message ?? null, tomcat: tomcat.facts(), now: Date.now() })
   let current: Verdict = decideNow()
   // Until start() has read the state, changes are the start itself, not transitions to report.
   let started = false
@@ -61,6 +70,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
   }
 
   store.on('change', (change) => {
+    tomcat.setAdminState(change.to.state)
     metrics.setAdminState(change.to.state)
     if (change.from?.state !== change.to.state) metrics.countTransition('admin', change.source, change.to.state)
     recompute(change.source)
@@ -69,6 +79,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     metrics.stateFileProblem(problem?.kind ?? null)
     recompute('file')
   })
+  tomcat.on('change', (cause) => recompute(cause))
 
   const status = (): AgentStatus => {
     const admin = store.current
@@ -81,6 +92,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       stateFile: { path: config.stateFile, ok: store.problem === null, problem: store.problem },
       auditFile: config.auditFile,
       checkPath: config.checkPath,
+      tomcat: tomcat.status(),
     }
   }
 
@@ -92,6 +104,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     logger,
     metrics,
     store,
+    tomcat,
     health,
     admin,
     verdict: () => current,
@@ -99,6 +112,8 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     async start() {
       audit.open()
       await store.start()
+      tomcat.setAdminState(store.current?.state ?? null)
+      tomcat.start()
       current = decideNow()
       started = true
       metrics.setAdminState(store.current?.state ?? null)
@@ -110,6 +125,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     },
     async close() {
       await Promise.allSettled([health.close(), admin.close()])
+      await tomcat.close()
       await store.close()
       audit.close()
     },

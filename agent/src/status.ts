@@ -1,6 +1,7 @@
 import type { FileProblem } from './state/store.js'
 import type { StateRecord } from './state/model.js'
 import type { Verdict } from './state/effective.js'
+import type { TomcatStatus } from './tomcat/monitor.js'
 
 /** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
 export interface AgentStatus {
@@ -10,4 +11,6 @@ export interface AgentStatus {
   stateFile: { path: string; ok: boolean; problem: FileProblem | null }
   auditFile: string
   checkPath: string
+  /** The probe, warm-up and manager signals; each part null when not configured. */
+  tomcat: TomcatStatus
 }

@@ -8,6 +8,7 @@ import { isAgentError } from '../errors.js'
 import { PACKAGE_VERSION } from '../package-info.js'
 import { ADMIN_STATES, HTTP_STATUS_OF, type AdminState } from '../state/model.js'
 import type { AgentStatus } from '../status.js'
+import { describeTomcat } from '../tomcat/describe.js'
 import { callAgent, ClientError, parseAgentUrl, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
 
@@ -19,7 +20,8 @@ const HELP = `Usage: agentctl <command> [options]
 Reads and sets the admin state of a tomcat-health-agent.
 
 Commands:
-  status                 show the effective and admin state, and why they differ
+  status                 show the effective and admin state, why they differ, and what
+                         the agent sees of Tomcat (probe, warm-up, manager signals)
   ready                  take traffic (load balancers get 200)
   drain                  no new sessions; in-flight and persistent ones finish (404)
   down                   out of the farm (500)
@@ -119,6 +121,7 @@ function describeStatus(status: AgentStatus): string {
   } else {
     lines.push('admin       unknown (no valid state file read yet)')
   }
+  for (const [label, text] of describeTomcat(status.tomcat)) lines.push(`${label.padEnd(11)} ${text}`)
   const problem = status.stateFile.problem
   lines.push(`state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`)
   lines.push(`agent       ${status.agent.name} ${status.agent.version} (node ${status.agent.node}, pid ${status.agent.pid})`)

@@ -133,6 +133,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
     auditFile: pathOr(config.auditFile, 'audit.log'),
     tokenFile: pathOr(config.tokenFile, 'admin-token'),
     logFile: config.logFile ? resolve(cwd, config.logFile) : '',
+    tomcatManagerCredentialsFile: config.tomcatManagerCredentialsFile ? resolve(cwd, config.tomcatManagerCredentialsFile) : '',
     configFile,
   })
 }

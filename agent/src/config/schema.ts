@@ -3,6 +3,26 @@ import { parseListenAddress } from './listen-address.js'
 
 FormatRegistry.Set('listen-address', (value) => parseListenAddress(value) !== null)
 FormatRegistry.Set('url-path', (value) => /^\/[^\s?#]*$/.test(value))
+FormatRegistry.Set('http-url-or-empty', (value) => value === '' || isPlainHttpUrl(value))
+FormatRegistry.Set('warmup-url', (value) => value.startsWith('/') ? /^\/\S*$/.test(value) : isPlainHttpUrl(value))
+FormatRegistry.Set('regex-or-empty', (value) => {
+  try {
+    new RegExp(value)
+    return true
+  } catch {
+    return false
+  }
+})
+
+/** http(s), a host, no user:password (credentials go in a file, never in a URL that is logged) and no #fragment. */
+function isPlainHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '' && !value.includes('#')
+  } catch {
+    return false
+  }
+}
 
 /**
  * Every setting of the agent, in one place: its type, default, help text and what a valid
@@ -69,6 +89,144 @@ export const ConfigSchema = Type.Object(
       maximum: 60000,
       description: 'how often the state file is also checked by polling, in case a file-system event is lost',
       expected: 'an integer number of milliseconds from 50 to 60000',
+      placeholder: 'MS',
+    }),
+    tomcatUrl: Type.String({
+      default: '',
+      format: 'http-url-or-empty',
+      description: 'URL the agent probes to know Tomcat is alive, e.g. http://127.0.0.1:8080/app/health; empty: no probe, the admin state alone decides',
+      expected: 'an http:// or https:// URL without user:password, such as http://127.0.0.1:8080/app/health, or empty',
+      placeholder: 'URL',
+    }),
+    tomcatIntervalMs: Type.Integer({
+      default: 1000,
+      minimum: 50,
+      maximum: 600000,
+      description: 'time between the starts of two Tomcat probes (a probe that takes longer delays the next one)',
+      expected: 'an integer number of milliseconds from 50 to 600000',
+      placeholder: 'MS',
+    }),
+    tomcatTimeoutMs: Type.Integer({
+      default: 2000,
+      minimum: 10,
+      maximum: 600000,
+      description: 'a probe (connect, answer and body) not finished within this time fails: a hung Tomcat counts as down',
+      expected: 'an integer number of milliseconds from 10 to 600000',
+      placeholder: 'MS',
+    }),
+    tomcatFall: Type.Integer({
+      default: 3,
+      minimum: 1,
+      maximum: 100,
+      description: 'failed probes in a row that make the agent answer down (500), whatever the admin state',
+      expected: 'an integer from 1 to 100',
+      placeholder: 'N',
+    }),
+    tomcatRise: Type.Integer({
+      default: 2,
+      minimum: 1,
+      maximum: 100,
+      description: 'passing probes in a row that bring a down Tomcat back (then the warm-up runs)',
+      expected: 'an integer from 1 to 100',
+      placeholder: 'N',
+    }),
+    tomcatExpectStatus: Type.Array(Type.String({ pattern: '^([1-5][0-9][0-9]|[1-5]xx)$' }), {
+      default: ['2xx', '3xx'],
+      minItems: 1,
+      description: 'HTTP status codes that make a probe (or a warm-up request) pass: codes or classes, comma-separated',
+      expected: 'a comma-separated list of status codes or classes such as 200,204 or 2xx,3xx',
+      placeholder: 'LIST',
+    }),
+    tomcatExpectBody: Type.String({
+      default: '',
+      format: 'regex-or-empty',
+      description: 'regular expression the probe answer body must match (its first 64 KiB); empty: any body',
+      expected: 'a JavaScript regular expression such as ^UP, or empty',
+      placeholder: 'REGEX',
+    }),
+    tomcatStartupPolicy: Type.Union([Type.Literal('down'), Type.Literal('admin')], {
+      default: 'down',
+      description: 'answer before the first probe result: down (500 until the probe passes and the warm-up is done) or admin (the admin state at once, no warm-up for a Tomcat already up)',
+      expected: 'one of down, admin',
+      placeholder: 'POLICY',
+    }),
+    warmupUrls: Type.Array(Type.String({ format: 'warmup-url' }), {
+      default: [],
+      description: 'URLs requested after Tomcat comes (back) up and before answering 200, comma-separated: paths are relative to the Tomcat URL\'s origin, or absolute URLs',
+      expected: 'a comma-separated list of paths starting with / or http(s):// URLs, such as /app/,/app/index.jsp',
+      placeholder: 'LIST',
+    }),
+    warmupRequests: Type.Integer({
+      default: 1,
+      minimum: 1,
+      maximum: 100000,
+      description: 'requests per warm-up URL (at least; see --warmup-duration-ms)',
+      expected: 'an integer from 1 to 100000',
+      placeholder: 'N',
+    }),
+    warmupDurationMs: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 3600000,
+      description: 'when above 0, the warm-up URLs are requested again and again (round-robin) until this long has passed',
+      expected: 'an integer number of milliseconds from 0 to 3600000',
+      placeholder: 'MS',
+    }),
+    warmupConcurrency: Type.Integer({
+      default: 2,
+      minimum: 1,
+      maximum: 64,
+      description: 'warm-up requests in flight at once',
+      expected: 'an integer from 1 to 64',
+      placeholder: 'N',
+    }),
+    warmupTimeoutMs: Type.Integer({
+      default: 30000,
+      minimum: 10,
+      maximum: 600000,
+      description: 'a warm-up request not answered within this time fails (the first JSP compile can be slow)',
+      expected: 'an integer number of milliseconds from 10 to 600000',
+      placeholder: 'MS',
+    }),
+    warmupMaxFailures: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 1000000,
+      description: 'failed warm-up requests tolerated; more than this and --warmup-on-failure decides',
+      expected: 'an integer from 0 to 1000000',
+      placeholder: 'N',
+    }),
+    warmupOnFailure: Type.Union([Type.Literal('down'), Type.Literal('ready')], {
+      default: 'down',
+      description: 'after too many warm-up failures: down (stay 500, retry the warm-up later) or ready (answer the admin state anyway)',
+      expected: 'one of down, ready',
+      placeholder: 'POLICY',
+    }),
+    tomcatManagerUrl: Type.String({
+      default: '',
+      format: 'http-url-or-empty',
+      description: 'Tomcat manager base URL for busy threads and sessions while draining, e.g. http://127.0.0.1:8080/manager; empty: not polled',
+      expected: 'an http:// or https:// URL without user:password, such as http://127.0.0.1:8080/manager, or empty',
+      placeholder: 'URL',
+    }),
+    tomcatManagerCredentialsFile: Type.String({
+      default: '',
+      description: 'file holding USER:PASSWORD of a manager-script/manager-status user (read at each poll, never logged)',
+      expected: 'a file path',
+      placeholder: 'PATH',
+    }),
+    tomcatManagerContexts: Type.Array(Type.String({ pattern: '^/\\S*$' }), {
+      default: [],
+      description: 'context paths whose active sessions are counted, comma-separated (default: the context of --tomcat-url)',
+      expected: 'a comma-separated list of context paths such as /app,/shop',
+      placeholder: 'LIST',
+    }),
+    tomcatManagerPollMs: Type.Integer({
+      default: 1000,
+      minimum: 100,
+      maximum: 600000,
+      description: 'how often the manager is polled while the admin state is drain or down',
+      expected: 'an integer number of milliseconds from 100 to 600000',
       placeholder: 'MS',
     }),
     logLevel: Type.Union(

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { AgentStatus } from '../status.js'
 import type { AgentMetrics } from '../metrics.js'
 import type { Verdict } from '../state/effective.js'
+import { describeTomcat } from '../tomcat/describe.js'
 
 export interface HealthDeps {
   checkPath: string
@@ -21,6 +22,7 @@ function statusPage(status: AgentStatus): string {
     status.admin
       ? `admin:     ${status.admin.state} since ${status.admin.since}${status.admin.reason ? ` reason="${status.admin.reason}"` : ''}${status.admin.by ? ` by=${status.admin.by}` : ''}`
       : 'admin:     unknown',
+    ...describeTomcat(status.tomcat).map(([label, text]) => `${label ? `${label}:` : ''}`.padEnd(11) + text),
     `state file: ${status.stateFile.path} ${status.stateFile.problem ? `PROBLEM (${status.stateFile.problem.kind}): ${status.stateFile.problem.message}` : 'ok'}`,
     `check path: ${status.checkPath}   metrics: /metrics`,
   ]

@@ -1,0 +1,331 @@
+import { EventEmitter } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import type { TomcatFacts, WarmupPhase } from '../state/effective.js'
+import type { AdminState } from '../state/model.js'
+import { INITIAL_TRACK, advance, type Liveness, type ProbeTrack } from './liveness.js'
+import { NO_SIGNALS, type ManagerSignals } from './manager.js'
+import type { TomcatMetrics } from './metrics.js'
+import { probeTomcat, type ProbeResult } from './probe.js'
+import type { TomcatSettings } from './settings.js'
+import { SignalsPoller } from './signals.js'
+import { runWarmup, type WarmupProgress } from './warmup.js'
+
+const MAX_WARMUP_RETRY_MS = 60_000
+
+/** The `tomcat` part of `GET /v1/status`. */
+export interface TomcatStatus {
+  /** null: no --tomcat-url, the admin state alone decides. */
+  probe: {
+    url: string
+    intervalMs: number
+    timeoutMs: number
+    fall: number
+    rise: number
+    startupPolicy: 'down' | 'admin'
+    liveness: Liveness
+    since: string | null
+    passes: number
+    failures: number
+    last: ProbeResult | null
+    lastFailure: ProbeResult | null
+  } | null
+  /** null: no --warmup-urls. */
+  warmup: {
+    urls: string[]
+    phase: WarmupPhase
+    startedAt: string | null
+    finishedAt: string | null
+    elapsedMs: number | null
+    done: number
+    failed: number
+    total: number | null
+    maxFailures: number
+    onFailure: 'down' | 'ready'
+    lastError: string | null
+    retryAt: string | null
+    perUrl: WarmupProgress['perUrl']
+  } | null
+  /** null: no --tomcat-manager-url. */
+  manager: { url: string; contexts: string[]; pollMs: number; polling: boolean; signals: ManagerSignals } | null
+}
+
+type MonitorEvents = { change: [cause: 'probe' | 'warmup']; signals: [ManagerSignals] }
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+/**
+ * Watches Tomcat for the agent: probes it every interval (never on a health check's path),
+ * folds the results into up/down with rise/fall, runs the warm-up after it comes up, and polls
+ * the manager while the admin state is drain or down. Emits 'change' whenever the facts that
+ * decide the answer move; the agent then recomputes its verdict.
+ */
+export class TomcatMonitor extends EventEmitter<MonitorEvents> {
+  private readonly settings: TomcatSettings
+  private readonly log: Logger
+  private readonly metrics: TomcatMetrics
+  private readonly stopping = new AbortController()
+  private track: ProbeTrack = INITIAL_TRACK
+  private last: ProbeResult | null = null
+  private lastFailure: ProbeResult | null = null
+  private warmupPhase: WarmupPhase
+  private warmupProgress: WarmupProgress | null = null
+  private warmupFinishedAt: number | null = null
+  private warmupAbort: AbortController | null = null
+  private warmupRetry: NodeJS.Timeout | null = null
+  private warmupRetryAt: number | null = null
+  private warmupRetryMs: number
+  private readonly manager: SignalsPoller | null
+  private readonly running = new Set<Promise<unknown>>()
+
+  constructor(options: { settings: TomcatSettings; logger: Logger; metrics: TomcatMetrics }) {
+    super()
+    this.settings = options.settings
+    this.log = options.logger.child({ component: 'tomcat' })
+    this.metrics = options.metrics
+    this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
+    this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
+    this.manager = this.settings.manager ? new SignalsPoller({ settings: this.settings.manager, logger: this.log, metrics: this.metrics }) : null
+    this.manager?.on('signals', (signals) => this.emit('signals', signals))
+  }
+
+  /** Starts probing at once; says in the log what is (and is not) watched. */
+  start(): void {
+    const { probe, warmup, manager } = this.settings
+    if (!probe) {
+      this.log.info('tomcat probe: none (no --tomcat-url): the answer follows the admin state alone')
+    } else {
+      this.metrics.setLiveness('unknown')
+      this.log.info(
+        { url: probe.url, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, fall: probe.fall, rise: probe.rise, startupPolicy: this.settings.startupPolicy },
+        `tomcat probe: GET ${probe.url} every ${probe.intervalMs} ms (timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}); ` +
+          (this.settings.startupPolicy === 'down' ? 'answering down until it passes' : 'answering the admin state until a probe says otherwise'),
+      )
+      this.keep(this.probeLoop(probe.intervalMs))
+    }
+    if (warmup) {
+      this.log.info({ urls: warmup.urls, requests: warmup.requests, durationMs: warmup.durationMs, concurrency: warmup.concurrency }, `tomcat warm-up: ${warmup.urls.length} URL(s) before answering 200`)
+    }
+    if (manager) {
+      // The credentials file is named, its content never appears.
+      this.log.info({ url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, credentialsFile: manager.credentialsFile }, 'tomcat manager: polled while the admin state is drain or down')
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopping.abort()
+    this.warmupAbort?.abort()
+    if (this.warmupRetry) clearTimeout(this.warmupRetry)
+    await Promise.allSettled([...this.running, this.manager?.close()])
+  }
+
+  /** Remembers a background task until it settles, so that close() can wait for it. */
+  private keep(task: Promise<unknown>): void {
+    const settled = task
+      .catch((err: unknown) => this.log.error({ err }, 'tomcat monitor task failed'))
+      .finally(() => this.running.delete(settled))
+    this.running.add(settled)
+  }
+
+  /** The facts the verdict is decided from; null when Tomcat is not probed. */
+  facts(): TomcatFacts | null {
+    const probe = this.settings.probe
+    if (!probe) return null
+    const progress = this.warmupProgress
+    return {
+      startupPolicy: this.settings.startupPolicy,
+      liveness: this.track.liveness,
+      since: this.track.since,
+      passes: this.track.passes,
+      failures: this.track.failures,
+      rise: probe.rise,
+      fall: probe.fall,
+      lastError: this.track.lastError,
+      warmup: {
+        phase: this.warmupPhase,
+        done: progress?.done ?? 0,
+        failed: progress?.failed ?? 0,
+        total: progress ? progress.total : null,
+        maxFailures: this.settings.warmup?.maxFailures ?? 0,
+        lastError: progress?.lastError ?? null,
+        retryAt: this.warmupRetryAt,
+      },
+    }
+  }
+
+  /** Busy threads and sessions from the manager, as last polled (all null without a manager). */
+  signals(): ManagerSignals {
+    return this.manager?.signals() ?? NO_SIGNALS
+  }
+
+  /** Polls the manager now (whatever the admin state) and returns what it said. */
+  refreshSignals(): Promise<ManagerSignals> {
+    return this.manager?.refresh() ?? Promise.resolve(NO_SIGNALS)
+  }
+
+  /** The manager is polled only while the server is being drained or is out. */
+  setAdminState(state: AdminState | null): void {
+    this.manager?.setActive(state === 'drain' || state === 'down')
+  }
+
+  status(): TomcatStatus {
+    const { probe, warmup, manager } = this.settings
+    const progress = this.warmupProgress
+    return {
+      probe: probe && {
+        url: probe.url,
+        intervalMs: probe.intervalMs,
+        timeoutMs: probe.timeoutMs,
+        fall: probe.fall,
+        rise: probe.rise,
+        startupPolicy: this.settings.startupPolicy,
+        liveness: this.track.liveness,
+        since: iso(this.track.since),
+        passes: this.track.passes,
+        failures: this.track.failures,
+        last: this.last,
+        lastFailure: this.lastFailure,
+      },
+      warmup: warmup && {
+        urls: warmup.urls,
+        phase: this.warmupPhase,
+        startedAt: iso(progress?.startedAt ?? null),
+        finishedAt: iso(this.warmupFinishedAt),
+        elapsedMs: progress ? (this.warmupFinishedAt ?? Date.now()) - progress.startedAt : null,
+        done: progress?.done ?? 0,
+        failed: progress?.failed ?? 0,
+        total: progress ? progress.total : warmup.durationMs > 0 ? null : warmup.urls.length * warmup.requests,
+        maxFailures: warmup.maxFailures,
+        onFailure: warmup.onFailure,
+        lastError: progress?.lastError ?? null,
+        retryAt: iso(this.warmupRetryAt),
+        perUrl: progress?.perUrl ?? [],
+      },
+      manager: manager && { url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, polling: this.manager?.polling ?? false, signals: this.signals() },
+    }
+  }
+
+  private async probeLoop(intervalMs: number): Promise<void> {
+    const probe = this.settings.probe
+    if (!probe) return
+    const signal = this.stopping.signal
+    while (!signal.aborted) {
+      const started = Date.now()
+      const result = await probeTomcat(probe, signal)
+      if (signal.aborted) return
+      this.onProbe(result)
+      try {
+        await sleep(Math.max(0, intervalMs - (Date.now() - started)), undefined, { signal, ref: false })
+      } catch {
+        return
+      }
+    }
+  }
+
+  private onProbe(result: ProbeResult): void {
+    const probe = this.settings.probe
+    if (!probe) return
+    const before = this.track.liveness
+    this.track = advance(this.track, { ok: result.ok, at: Date.parse(result.at), error: result.error }, probe)
+    this.last = result
+    if (!result.ok) this.lastFailure = result
+    this.metrics.probe(result)
+    const after = this.track.liveness
+    if (!result.ok && this.track.failures === 1 && after !== 'down') {
+      this.log.info({ error: result.error, latencyMs: result.latencyMs }, `tomcat probe failed (${after === 'up' ? `down after ${probe.fall} in a row` : 'not up yet'}): ${result.error}`)
+    } else {
+      this.log.debug({ ok: result.ok, status: result.status, latencyMs: result.latencyMs, error: result.error }, 'tomcat probe')
+    }
+    if (after !== before) {
+      this.metrics.setLiveness(after)
+      if (after === 'down') this.onDown(result)
+      else if (after === 'up') this.onUp(before)
+    }
+    this.emit('change', 'probe')
+  }
+
+  private onDown(result: ProbeResult): void {
+    this.log.warn({ error: result.error, failures: this.track.failures }, `tomcat is down: ${this.track.failures} failed probes in a row, last: ${result.error}`)
+    this.cancelWarmup()
+    this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
+    this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
+  }
+
+  private onUp(before: Liveness): void {
+    const warmup = this.settings.warmup
+    if (before === 'unknown' && this.settings.startupPolicy === 'admin') {
+      this.warmupPhase = warmup ? 'skipped' : 'none'
+      this.log.info(`tomcat is up (${this.track.passes} passing probes); startup policy admin: no warm-up for a Tomcat that was already running`)
+      return
+    }
+    this.log.info({ passes: this.track.passes, was: before }, `tomcat is up: ${this.track.passes} passing probes${warmup ? '; warming it up before answering 200' : ''}`)
+    if (warmup) this.startWarmup()
+  }
+
+  private cancelWarmup(): void {
+    this.warmupAbort?.abort()
+    this.warmupAbort = null
+    if (this.warmupRetry) clearTimeout(this.warmupRetry)
+    this.warmupRetry = null
+    this.warmupRetryAt = null
+  }
+
+  private startWarmup(): void {
+    const settings = this.settings.warmup
+    if (!settings) return
+    this.cancelWarmup()
+    const abort = new AbortController()
+    this.warmupAbort = abort
+    this.warmupPhase = 'running'
+    this.warmupFinishedAt = null
+    this.warmupProgress = null
+    const run = runWarmup(settings, {
+      signal: AbortSignal.any([abort.signal, this.stopping.signal]),
+      onRequest: (progress, ok) => {
+        if (this.warmupAbort !== abort) return
+        this.warmupProgress = progress
+        this.metrics.warmupRequest(ok)
+        if (!ok) this.log.warn({ error: progress.lastError }, `tomcat warm-up request failed: ${progress.lastError}`)
+        this.emit('change', 'warmup')
+      },
+    }).then(({ outcome, progress }) => {
+      const seconds = (Date.now() - progress.startedAt) / 1000
+      this.metrics.warmupFinished(outcome, seconds)
+      // Aborted: Tomcat went down (or the agent is closing), and whoever aborted it set the phase.
+      if (outcome === 'aborted' || this.warmupAbort !== abort) return
+      this.warmupAbort = null
+      this.warmupProgress = progress
+      this.warmupFinishedAt = Date.now()
+      const summary = { done: progress.done, failed: progress.failed, seconds, perUrl: progress.perUrl }
+      if (outcome === 'passed') {
+        this.warmupPhase = 'passed'
+        this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
+        this.log.info(summary, `tomcat warm-up done in ${seconds.toFixed(1)} s: ${progress.done} requests, ${progress.failed} failed`)
+      } else if (settings.onFailure === 'ready') {
+        this.warmupPhase = 'ready-anyway'
+        this.log.warn(summary, `tomcat warm-up had ${progress.failed} failed requests (at most ${settings.maxFailures} allowed); answering the admin state anyway (--warmup-on-failure ready)`)
+      } else {
+        this.warmupPhase = 'failed'
+        const wait = this.scheduleWarmupRetry()
+        this.log.error(summary, `tomcat warm-up failed: ${progress.failed} failed requests (at most ${settings.maxFailures} allowed), last: ${progress.lastError}; staying down, trying again in ${wait} ms`)
+      }
+      this.emit('change', 'warmup')
+    })
+    this.keep(run)
+    this.emit('change', 'warmup')
+  }
+
+  /** A failed warm-up is tried again while Tomcat stays up, the wait doubling up to a minute. */
+  private scheduleWarmupRetry(): number {
+    const wait = this.warmupRetryMs
+    this.warmupRetryMs = Math.min(wait * 2, MAX_WARMUP_RETRY_MS)
+    this.warmupRetryAt = Date.now() + wait
+    this.warmupRetry = setTimeout(() => {
+      this.warmupRetry = null
+      this.warmupRetryAt = null
+      if (this.track.liveness === 'up' && !this.stopping.signal.aborted) this.startWarmup()
+    }, wait)
+    this.warmupRetry.unref()
+    return wait
+  }
+}

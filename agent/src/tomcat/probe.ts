@@ -1,0 +1,41 @@
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../package-info.js'
+import { GetError, httpGet } from './http-get.js'
+import type { ProbeSettings } from './settings.js'
+
+/** One look at Tomcat. `error` says why it failed, in a few words; null when it passed. */
+export interface ProbeResult {
+  ok: boolean
+  /** ISO time the probe started. */
+  at: string
+  latencyMs: number
+  /** The HTTP status, when Tomcat answered at all. */
+  status: number | null
+  error: string | null
+}
+
+export const PROBE_USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (probe)`
+const MAX_BODY = 64 * 1024
+
+/** GETs the probe URL once: a pass needs an accepted status (and a body matching, when set) within the timeout. */
+export async function probeTomcat(settings: ProbeSettings, signal?: AbortSignal): Promise<ProbeResult> {
+  const at = new Date().toISOString()
+  try {
+    const answer = await httpGet(settings.url, {
+      timeoutMs: settings.timeoutMs,
+      headers: { 'user-agent': PROBE_USER_AGENT, accept: '*/*' },
+      maxBody: settings.expectBody ? MAX_BODY : 0,
+      signal,
+    })
+    const base = { at, latencyMs: answer.latencyMs, status: answer.status }
+    if (!settings.expectStatus(answer.status)) {
+      return { ...base, ok: false, error: `HTTP ${answer.status} (expected ${settings.expectStatus.text})` }
+    }
+    if (settings.expectBody && !settings.expectBody.test(answer.body)) {
+      return { ...base, ok: false, error: `HTTP ${answer.status} but the body does not match /${settings.expectBody.source}/` }
+    }
+    return { ...base, ok: true, error: null }
+  } catch (err) {
+    const latencyMs = err instanceof GetError ? err.latencyMs : 0
+    return { ok: false, at, latencyMs, status: null, error: (err as Error).message }
+  }
+}
