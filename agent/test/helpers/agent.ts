@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Test } from 'tap'
+import type { Teardowns } from './system.js'
 import { buildAgent, type Agent } from '../../src/app.js'
 import { loadConfig } from '../../src/config/load.js'
 import { listenOn } from '../../src/listen.js'
 import { httpRequest, type SimpleResponse } from './http.js'
 
-export function tempDir(t: Test, prefix = 'health-agent-'): string {
+export function tempDir(t: Teardowns, prefix = 'health-agent-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   return dir

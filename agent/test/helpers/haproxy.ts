@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import type { Test } from 'tap'
-import { requireBinary } from './system.js'
+import { requireBinary, type Teardowns } from './system.js'
 import { waitFor } from './wait.js'
 
 export interface RunningHaproxy {
@@ -52,7 +51,7 @@ export function parseShowStat(csv: string): Array<Record<string, string>> {
  * Runs a real HAProxy in the foreground (-db) with `config`, plus a global section that opens an
  * admin stats socket in `dir`. Killed by PID at teardown.
  */
-export async function startHaproxy(t: Test, dir: string, config: string, name = 'haproxy'): Promise<RunningHaproxy> {
+export async function startHaproxy(t: Teardowns, dir: string, config: string, name = 'haproxy'): Promise<RunningHaproxy> {
   const binary = requireBinary('haproxy')
   const socket = join(dir, `${name}.sock`)
   const configFile = join(dir, `${name}.cfg`)

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import type { Test } from 'tap'
+import type { Teardowns } from './system.js'
 import { AGENT_BIN, requireBuilt } from './cli.js'
 import { waitFor } from './wait.js'
 
@@ -16,7 +16,7 @@ export interface AgentProcess {
 }
 
 /** Runs the built health-agent binary on loopback port 0 and waits until it listens. Killed by PID at teardown. */
-export async function spawnAgent(t: Test, args: string[], env: Record<string, string> = {}): Promise<AgentProcess> {
+export async function spawnAgent(t: Teardowns, args: string[], env: Record<string, string> = {}): Promise<AgentProcess> {
   const child = spawn(process.execPath, [requireBuilt(AGENT_BIN), '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -30,3 +30,8 @@ export function freePort(): Promise<number> {
     })
   })
 }
+
+/** What the harness needs of a tap Test: somewhere to register cleanups (the demo passes its own). */
+export interface Teardowns {
+  teardown(fn: () => unknown): void
+}

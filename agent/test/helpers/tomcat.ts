@@ -1,11 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import type { Test } from 'tap'
 import { httpRequest } from './http.js'
+import { freePort, type Teardowns } from './system.js'
 import { waitFor } from './wait.js'
 
 /**
@@ -29,18 +28,6 @@ export function requireTomcat(home = CATALINA_HOME): void {
   }
   const java = spawnSync('java', ['-version'], { stdio: 'ignore' })
   if (java.error || java.status !== 0) throw new Error(`no working java on the PATH (${java.error?.message ?? `exit ${java.status}`}): ${INSTALL_HINT}`)
-}
-
-/** A loopback port free right now (bound to port 0, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 /** Writes a webapp folder from a map of relative paths to contents; returns the folder. */
@@ -160,7 +147,7 @@ export class Tomcat {
    * Makes a CATALINA_BASE in a temp folder (removed at teardown, after the JVM is killed) from
    * Debian's pristine config, with a server.xml of its own. Does not start Tomcat.
    */
-  static async create(t: Test, options: TomcatOptions = {}): Promise<Tomcat> {
+  static async create(t: Teardowns, options: TomcatOptions = {}): Promise<Tomcat> {
     requireTomcat()
     const name = options.name ?? 'tomcat'
     const base = mkdtempSync(join(tmpdir(), `health-agent-${name}-`))
