@@ -1,6 +1,7 @@
 import type { FileProblem } from './state/store.js'
 import type { StateRecord } from './state/model.js'
 import type { Verdict } from './state/effective.js'
+import type { Confirmation } from './lb/confirm.js'
 
 /** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
 export interface AgentStatus {
@@ -10,4 +11,12 @@ export interface AgentStatus {
   stateFile: { path: string; ok: boolean; problem: FileProblem | null }
   auditFile: string
   checkPath: string
+  /** What the load balancers report, and whether they confirm the admin state (drain: drained, down: down, ready: ready). */
+  loadBalancers: {
+    staleAfterMs: number
+    expected: readonly string[]
+    /** Views remembered, stale ones included. */
+    views: number
+    confirmation: Confirmation | null
+  }
 }

@@ -45,7 +45,8 @@ export function parseCommandLine(
 export function settingsHelp(settings: readonly SettingInfo[] = SETTINGS): string {
   const rows = settings.map((s) => {
     const flag = `--${s.flag} ${s.placeholder}`
-    const fallback = s.defaultValue === '' || s.defaultValue === undefined ? '' : ` (default ${String(s.defaultValue)})`
+    const none = s.defaultValue === '' || s.defaultValue === undefined || (Array.isArray(s.defaultValue) && s.defaultValue.length === 0)
+    const fallback = none ? '' : ` (default ${String(s.defaultValue)})`
     return `  ${flag.padEnd(30)} ${s.description}${fallback}\n  ${''.padEnd(30)} env ${s.env}`
   })
   return [
