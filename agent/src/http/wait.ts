@@ -59,7 +59,8 @@ export function registerWaitRoute(app: FastifyInstance, startWait: StartWait): v
     const params = parseWaitQuery(request.query)
     const stream = new PassThrough()
     const write = (event: WaitEvent) => {
-      if (stream.writableEnded) return
+      // The client may have gone: fastify destroys the stream then.
+      if (stream.destroyed || stream.writableEnded) return
       stream.write(`${JSON.stringify(event)}\n`)
       if (event.event === 'done') stream.end()
     }
