@@ -4,6 +4,11 @@ import type { ResolvedConfig } from './config/load.js'
 import { buildAdminServer } from './http/admin.js'
 import { buildHealthServer } from './http/health.js'
 import { loadOrCreateToken } from './http/token.js'
+import { LbMetrics } from './lb/metrics.js'
+import type { TomcatSignals, TomcatSignalsProvider } from './lb/tomcat-signals.js'
+import type { ManagerSignals } from './tomcat/manager.js'
+import { LbTracker } from './lb/tracker.js'
+import { LbViews } from './lb/views.js'
 import { AgentMetrics } from './metrics.js'
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
 import { AuditLog } from './state/audit.js'
@@ -23,6 +28,8 @@ export interface Agent {
   readonly tomcat: TomcatMonitor
   readonly health: FastifyInstance
   readonly admin: FastifyInstance
+  /** The load balancers' views and the confirmations and waits built on them. */
+  readonly lb: { readonly views: LbViews; readonly tracker: LbTracker }
   verdict(): Verdict
   status(): AgentStatus
   /** Reads the state (writing the initial one if needed) and starts watching the file. Does not listen. */
@@ -32,11 +39,16 @@ export interface Agent {
   close(): Promise<void>
 }
 
+export interface AgentOptions {
+  /** Tomcat manager readings for drain confirmation; without it the load balancers alone confirm. */
+  tomcatSignals?: TomcatSignalsProvider
+}
+
 /**
  * Builds an agent from a validated config: state store, audit, metrics and both HTTP servers.
  * It never listens; main.ts (or a test) decides where.
  */
-export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
+export function buildAgent(config: ResolvedConfig, logger: Logger, options: AgentOptions = {}): Agent {
   const startedAt = new Date().toISOString()
   // Settings that only make sense together are checked before anything touches the disk.
   const tomcatConfig = tomcatSettings(config)
@@ -51,6 +63,20 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
   })
   const token = loadOrCreateToken(config.tokenFile, logger)
   const tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(metrics.registry) })
+  // A view silent for ten stale periods (at least a minute) is forgotten.
+  const views = new LbViews({ maxViews: config.maxLbViews, forgetAfterMs: Math.max(10 * config.lbStaleMs, 60_000) })
+  const lbMetrics = new LbMetrics(metrics.registry, views)
+  const tracker = new LbTracker({
+    views,
+    staleMs: config.lbStaleMs,
+    expect: config.expectLb,
+    maxSessions: config.maxSessions,
+    tomcatSignals: options.tomcatSignals ?? (tomcatConfig.manager ? () => managerSignalsForDrain(tomcat.signals()) : undefined),
+    admin: () => store.current,
+    startedAt: Date.parse(startedAt),
+    logger,
+    hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
+  })
 
   const decideNow = () =>
     decide({ admin: store.current, stateFileProblem: store.problem?.message ?? null, tomcat: tomcat.facts(), now: Date.now() })
@@ -74,6 +100,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     metrics.setAdminState(change.to.state)
     if (change.from?.state !== change.to.state) metrics.countTransition('admin', change.source, change.to.state)
     recompute(change.source)
+    if (started) tracker.adminChanged(change.from, change.to)
   })
   store.on('problem', (problem) => {
     metrics.stateFileProblem(problem?.kind ?? null)
@@ -93,11 +120,24 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       auditFile: config.auditFile,
       checkPath: config.checkPath,
       tomcat: tomcat.status(),
+      loadBalancers: { staleAfterMs: config.lbStaleMs, expected: config.expectLb, views: views.size, confirmation: tracker.current() },
     }
   }
 
-  const health = buildHealthServer({ checkPath: config.checkPath, metrics, verdict: () => current, status })
-  const admin = buildAdminServer({ token, logger, status, setState: (input) => store.set(input, 'api') })
+  const health = buildHealthServer({
+    checkPath: config.checkPath,
+    metrics,
+    verdict: () => current,
+    status,
+    onCheck: (header, address, code) => views.record(header, address, code),
+  })
+  const admin = buildAdminServer({
+    token,
+    logger,
+    status,
+    setState: (input) => store.set(input, 'api'),
+    wait: (goal, waitOptions) => tracker.wait(goal, waitOptions),
+  })
 
   return {
     config,
@@ -107,6 +147,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     tomcat,
     health,
     admin,
+    lb: { views, tracker },
     verdict: () => current,
     status,
     async start() {
@@ -124,10 +165,19 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       audit.reopen()
     },
     async close() {
+      // Open waits would hold the admin listener's close: end them first.
+      tracker.close()
       await Promise.allSettled([health.close(), admin.close()])
       await tomcat.close()
       await store.close()
       audit.close()
     },
   }
+}
+
+/** The manager's reading as the drain confirmation wants it: sessions of all watched contexts added up. */
+function managerSignalsForDrain(signals: ManagerSignals): TomcatSignals | null {
+  if (!signals.at) return null
+  const sessions = signals.sessions ? Object.values(signals.sessions).reduce((a, b) => a + b, 0) : null
+  return { busyThreads: signals.busyThreads, sessions, at: signals.at }
 }

@@ -2,6 +2,7 @@ import type { FileProblem } from './state/store.js'
 import type { StateRecord } from './state/model.js'
 import type { Verdict } from './state/effective.js'
 import type { TomcatStatus } from './tomcat/monitor.js'
+import type { Confirmation } from './lb/confirm.js'
 
 /** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
 export interface AgentStatus {
@@ -13,4 +14,12 @@ export interface AgentStatus {
   checkPath: string
   /** The probe, warm-up and manager signals; each part null when not configured. */
   tomcat: TomcatStatus
+  /** What the load balancers report, and whether they confirm the admin state (drain: drained, down: down, ready: ready). */
+  loadBalancers: {
+    staleAfterMs: number
+    expected: readonly string[]
+    /** Views remembered, stale ones included. */
+    views: number
+    confirmation: Confirmation | null
+  }
 }

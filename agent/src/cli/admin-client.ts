@@ -94,3 +94,63 @@ export function callAgent<T>(
     req.end(payload)
   })
 }
+
+/**
+ * A GET whose answer is newline-delimited JSON (`/v1/wait`): each line is handed to `onLine` as it
+ * arrives; resolves when the agent ends the answer. `idleTimeoutMs` bounds the silence between lines.
+ */
+export function streamAgent(
+  endpoint: AgentEndpoint,
+  token: string,
+  path: string,
+  onLine: (value: unknown) => void,
+  idleTimeoutMs: number,
+): Promise<void> {
+  const target = 'socketPath' in endpoint ? { socketPath: endpoint.socketPath, path } : { host: endpoint.host, port: endpoint.port, path: endpoint.base + path }
+  return new Promise<void>((resolve, reject) => {
+    const req = request(
+      { ...target, method: 'GET', headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' }, timeout: idleTimeoutMs },
+      (res) => {
+        const status = res.statusCode ?? 0
+        let buffer = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          buffer += chunk
+          if (status < 200 || status >= 300) return
+          let nl: number
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl).trim()
+            buffer = buffer.slice(nl + 1)
+            if (!line) continue
+            let value: unknown
+            try {
+              value = JSON.parse(line)
+            } catch {
+              req.destroy()
+              reject(new ClientError('failed', `${describeEndpoint(endpoint)} sent a line that is not JSON: ${line.slice(0, 120)}`, status))
+              return
+            }
+            onLine(value)
+          }
+        })
+        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`)))
+        res.on('end', () => {
+          if (status >= 200 && status < 300) return resolve()
+          let message = buffer
+          try {
+            message = (JSON.parse(buffer) as { message?: string }).message ?? buffer
+          } catch {
+            // not JSON: keep the text
+          }
+          reject(new ClientError(status >= 400 && status < 500 ? 'refused' : 'failed', `agent answered ${status}: ${message}`, status))
+        })
+      },
+    )
+    req.on('timeout', () => req.destroy(new Error(`nothing from the agent for ${idleTimeoutMs} ms`)))
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is the agent running? see --agent)' : ''
+      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`))
+    })
+    req.end()
+  })
+}

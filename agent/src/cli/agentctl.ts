@@ -9,13 +9,18 @@ import { PACKAGE_VERSION } from '../package-info.js'
 import { ADMIN_STATES, HTTP_STATUS_OF, type AdminState } from '../state/model.js'
 import type { AgentStatus } from '../status.js'
 import { describeTomcat } from '../tomcat/describe.js'
-import { callAgent, ClientError, parseAgentUrl, type AgentEndpoint } from './admin-client.js'
+import { goalOf } from '../lb/confirm.js'
+import type { WaitEvent } from '../lb/tracker.js'
+import { callAgent, ClientError, parseAgentUrl, streamAgent, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
+import { lbLine, outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
 
 export const AGENT_URL_ENV = `${ENV_PREFIX}URL`
 const REQUEST_TIMEOUT_MS = 10_000
+const DEFAULT_WAIT_TIMEOUT_S = 300
 
 const HELP = `Usage: agentctl <command> [options]
+       agentctl drain --wait [--timeout SECONDS] [--force-after SECONDS]
 
 Reads and sets the admin state of a tomcat-health-agent.
 
@@ -29,7 +34,14 @@ Commands:
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
   --by NAME              who (default: $USER@hostname)
-  --json                 print the agent's status as JSON (stable, for scripts)
+  --json                 print the agent's status as JSON (stable, for scripts);
+                         with --wait, the wait's last event
+  --wait                 after setting the state, wait until every load balancer confirms it:
+                         drain: no sessions left (NOLB/DOWN, scur=0); down: none sends
+                         traffic; ready: all report UP. Progress is shown as it goes.
+  --timeout SECONDS      give up waiting after this long: exit 1, the state stays set
+                         (default 300; 0 waits for ever)
+  --force-after SECONDS  stop waiting after this long and go on anyway: exit 0 with a warning
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
                          env ${AGENT_URL_ENV} (default: the agent's --admin-listen)
   --token-file PATH      admin token (default: the agent's, DATA_DIR/admin-token)
@@ -38,7 +50,8 @@ Options:
   --help, --version
 
 Exit codes:
-  0  done
+  0  done (with --wait: confirmed, or --force-after passed)
+  1  the goal was not reached: --timeout passed, or the state was changed meanwhile
   2  bad usage (unknown command or option, unreadable token file)
   3  agent unreachable (not running, wrong --agent)
   4  refused by the agent (wrong token, invalid request)
@@ -50,6 +63,8 @@ const CLI_SETTINGS = ['tokenFile', 'dataDir'].map((name) => settingInfo(name) as
 interface Invocation {
   command: 'status' | AdminState
   json: boolean
+  /** With --wait: seconds, 0 meaning never. */
+  wait: { timeout: number; forceAfter: number } | null
   reason?: string
   by: string
   endpoint: AgentEndpoint
@@ -77,6 +92,9 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       by: { type: 'string' },
       agent: { type: 'string' },
       config: { type: 'string' },
+      wait: { type: 'boolean' },
+      timeout: { type: 'string' },
+      'force-after': { type: 'string' },
     },
     CLI_SETTINGS,
   )
@@ -89,6 +107,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   }
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
   if (command === 'status' && cli.options.reason !== undefined) throw new UsageError('--reason goes with ready, drain or down, not status')
+  const wait = parseWait(command, cli.options)
 
   const config = loadConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
   const url = (cli.options.agent as string | undefined) ?? process.env[AGENT_URL_ENV] ?? config.adminListen
@@ -105,11 +124,44 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   return {
     command: command as Invocation['command'],
     json: cli.options.json === true,
+    wait,
     reason: cli.options.reason as string | undefined,
     by: (cli.options.by as string | undefined) ?? defaultBy(),
     endpoint,
     token,
   }
+}
+
+function seconds(options: Record<string, unknown>, flag: string, fallback: number): number {
+  const value = options[flag]
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value) || Number(value) > 86_400) {
+    throw new UsageError(`--${flag}: expected a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`)
+  }
+  return Number(value)
+}
+
+function parseWait(command: string, options: Record<string, unknown>): Invocation['wait'] {
+  if (!options.wait) {
+    for (const flag of ['timeout', 'force-after']) if (options[flag] !== undefined) throw new UsageError(`--${flag} goes with --wait`)
+    return null
+  }
+  if (command === 'status') throw new UsageError('--wait goes with ready, drain or down, not status')
+  const forceAfter = seconds(options, 'force-after', 0)
+  if (options['force-after'] !== undefined && forceAfter === 0) throw new UsageError('--force-after: expected more than 0 seconds')
+  return { timeout: seconds(options, 'timeout', DEFAULT_WAIT_TIMEOUT_S), forceAfter }
+}
+
+function describeLoadBalancers(status: AgentStatus): string[] {
+  const lbs = status.loadBalancers
+  const c = lbs?.confirmation
+  if (!c) return []
+  const settings = `stale after ${lbs.staleAfterMs / 1000}s${lbs.expected.length ? `, expected ${lbs.expected.join(', ')}` : ''}`
+  const lines = [`lbs         ${c.goal} ${c.confirmed ? 'confirmed' : 'not confirmed'} (${settings})`]
+  for (const lb of c.loadBalancers) lines.push(`  ${lbLine(lb)}`)
+  for (const name of c.missing) if (!c.loadBalancers.some((lb) => lb.lb === name)) lines.push(`  ${name.padEnd(24)} expected, has not checked`)
+  if (!c.confirmed && c.loadBalancers.length === 0) lines.push(`  ${c.why}`)
+  return lines
 }
 
 function describeStatus(status: AgentStatus): string {
@@ -124,6 +176,7 @@ function describeStatus(status: AgentStatus): string {
   for (const [label, text] of describeTomcat(status.tomcat)) lines.push(`${label.padEnd(11)} ${text}`)
   const problem = status.stateFile.problem
   lines.push(`state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`)
+  lines.push(...describeLoadBalancers(status))
   lines.push(`agent       ${status.agent.name} ${status.agent.version} (node ${status.agent.node}, pid ${status.agent.pid})`)
   return `${lines.join('\n')}\n`
 }
@@ -148,6 +201,8 @@ async function run(argv: string[]): Promise<number> {
   const body = { state: command, reason: invocation.reason, by: invocation.by }
   const after = await callAgent<AgentStatus>(endpoint, token, 'PUT', '/v1/state', body, REQUEST_TIMEOUT_MS)
   if (invocation.json) {
+    // With --wait, one document at the end: {"status": ..., "wait": <the wait's last event>}.
+    if (invocation.wait) return waitFor(invocation, command, invocation.wait, after)
     process.stdout.write(`${JSON.stringify(after, null, 2)}\n`)
     return EXIT.OK
   }
@@ -157,7 +212,48 @@ async function run(argv: string[]): Promise<number> {
   ]
   if (after.effective.state !== command) lines.push(`note: the agent answers ${after.effective.state} (HTTP ${after.effective.httpStatus}) because ${after.effective.why}`)
   process.stdout.write(`${lines.join('\n')}\n`)
-  return EXIT.OK
+  return invocation.wait ? waitFor(invocation, command, invocation.wait, after) : EXIT.OK
+}
+
+/** Streams `/v1/wait` for the state just set, showing progress, and turns its outcome into an exit code. */
+async function waitFor(invocation: Invocation, command: AdminState, wait: NonNullable<Invocation['wait']>, status: AgentStatus): Promise<number> {
+  const goal = goalOf(command)
+  const tty = !invocation.json && process.stdout.isTTY === true
+  const query = `for=${goal}&timeout=${wait.timeout}${wait.forceAfter ? `&force-after=${wait.forceAfter}` : ''}&progress=${tty ? 0.5 : 1}`
+  const limits = [wait.timeout ? ` (timeout ${wait.timeout}s` : ' (no timeout', wait.forceAfter ? `, going on after ${wait.forceAfter}s)` : ')'].join('')
+  const painter = tty ? new TtyPainter(process.stdout) : null
+  let lastPlainAt = -Infinity
+  let done: WaitEvent | null = null
+  await streamAgent(
+    invocation.endpoint,
+    invocation.token,
+    `/v1/wait?${query}`,
+    (value) => {
+      const event = value as WaitEvent
+      if (event.event === 'done') {
+        done = event
+        return
+      }
+      if (invocation.json) return
+      if (painter) painter.paint(ttyBlock(event, limits))
+      else if (event.elapsedMs - lastPlainAt >= PLAIN_PROGRESS_EVERY_MS) {
+        lastPlainAt = event.elapsedMs
+        process.stdout.write(`${plainLine(event)}\n`)
+      }
+    },
+    REQUEST_TIMEOUT_MS,
+  )
+  const last = done as WaitEvent | null
+  if (!last) throw new ClientError('failed', 'the agent ended the wait without an outcome')
+  if (painter) painter.paint(ttyBlock(last, limits))
+  if (invocation.json) process.stdout.write(`${JSON.stringify({ status, wait: last }, null, 2)}\n`)
+  const message = `${outcomeMessage(last, command)}\n`
+  if (last.outcome === 'confirmed') {
+    if (!invocation.json) process.stdout.write(message)
+    return EXIT.OK
+  }
+  process.stderr.write(`agentctl: ${message}`)
+  return last.outcome === 'forced' ? EXIT.OK : EXIT.NOT_REACHED
 }
 
 function exitCodeFor(err: unknown): number {

@@ -229,6 +229,36 @@ export const ConfigSchema = Type.Object(
       expected: 'an integer number of milliseconds from 100 to 600000',
       placeholder: 'MS',
     }),
+    lbStaleMs: Type.Integer({
+      default: 10000,
+      minimum: 100,
+      maximum: 3600000,
+      description: 'a load balancer that has not checked for this long is stale: ignored by drain confirmation unless expected (a few times its inter/downinter)',
+      expected: 'an integer number of milliseconds from 100 to 3600000',
+      placeholder: 'MS',
+    }),
+    expectLb: Type.Array(Type.String({ minLength: 1, pattern: '^[^\\s,;]+$' }), {
+      default: [],
+      description: 'load balancers that must confirm a drain, comma-separated: their node names (or source addresses for checkers without send-state)',
+      expected: 'a comma-separated list of node names such as lb1,lb2',
+      placeholder: 'LB,LB',
+    }),
+    maxLbViews: Type.Integer({
+      default: 10000,
+      minimum: 1,
+      maximum: 1000000,
+      description: 'at most this many load balancer views are kept (the longest silent are dropped first)',
+      expected: 'an integer from 1 to 1000000',
+      placeholder: 'N',
+    }),
+    maxSessions: Type.Integer({
+      default: -1,
+      minimum: -1,
+      maximum: 100000000,
+      description: 'with Tomcat manager signals wired in: a drain needs at most N active sessions to be confirmed; -1 ignores sessions',
+      expected: 'an integer from -1 (ignore sessions) up',
+      placeholder: 'N',
+    }),
     logLevel: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
       {

@@ -4,6 +4,7 @@ import { AgentError, isAgentError } from '../errors.js'
 import { ADMIN_STATES, isAdminState, type AdminState } from '../state/model.js'
 import type { AgentStatus } from '../status.js'
 import { bearerMatches } from './token.js'
+import { registerWaitRoute, type StartWait } from './wait.js'
 
 export const ADMIN_BODY_LIMIT = 16 * 1024
 const MAX_REASON = 500
@@ -14,6 +15,8 @@ export interface AdminDeps {
   logger: Logger
   status: () => AgentStatus
   setState: (input: { state: AdminState; reason?: string; by?: string }) => Promise<unknown>
+  /** `GET /v1/wait`: waits for the load balancers to confirm a state. */
+  wait?: StartWait
 }
 
 export interface StateRequest {
@@ -105,6 +108,8 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
     log.info({ remote: request.ip, state: input.state, reason: input.reason, by: input.by }, 'state set through the admin API')
     return deps.status()
   })
+
+  if (deps.wait) registerWaitRoute(app, deps.wait)
 
   app.setNotFoundHandler((request, reply) =>
     refuse(request, reply, new AgentError('AGENT_ERR_NOT_FOUND', `no such route: ${request.method} ${request.url}`), log),

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AgentStatus } from '../status.js'
 import type { AgentMetrics } from '../metrics.js'
 import type { Verdict } from '../state/effective.js'
@@ -9,6 +9,8 @@ export interface HealthDeps {
   metrics: AgentMetrics
   verdict: () => Verdict
   status: () => AgentStatus
+  /** Told of every check: the send-state header (if any), the checker's address and the answer. */
+  onCheck?: (stateHeader: string | string[] | undefined, remoteAddress: string | undefined, httpStatus: number) => void
 }
 
 function checkBody(verdict: Verdict): string {
@@ -25,8 +27,20 @@ function statusPage(status: AgentStatus): string {
     ...describeTomcat(status.tomcat).map(([label, text]) => `${label ? `${label}:` : ''}`.padEnd(11) + text),
     `state file: ${status.stateFile.path} ${status.stateFile.problem ? `PROBLEM (${status.stateFile.problem.kind}): ${status.stateFile.problem.message}` : 'ok'}`,
     `check path: ${status.checkPath}   metrics: /metrics`,
+    ...lbLines(status),
   ]
   return `${lines.join('\n')}\n`
+}
+
+function lbLines(status: AgentStatus): string[] {
+  const c = status.loadBalancers.confirmation
+  if (!c) return []
+  const lines = [`${c.goal}: ${c.confirmed ? 'confirmed by every load balancer' : `not confirmed: ${c.why}`}`]
+  for (const lb of c.loadBalancers) {
+    const numbers = lb.scur === null ? '' : ` scur=${lb.scur} qcur=${lb.qcur}`
+    lines.push(`  ${lb.lb}${lb.server ? ` ${lb.server}` : ''}: ${lb.status}${numbers}, last check ${(lb.ageMs / 1000).toFixed(1)}s ago${lb.stale ? ' (stale)' : ''}`)
+  }
+  return lines
 }
 
 /**
@@ -36,9 +50,10 @@ function statusPage(status: AgentStatus): string {
 export function buildHealthServer(deps: HealthDeps): FastifyInstance {
   const app = Fastify({ logger: false, return503OnClosing: true, keepAliveTimeout: 65_000 })
 
-  const answerCheck = (_: unknown, reply: FastifyReply) => {
+  const answerCheck = (request: FastifyRequest, reply: FastifyReply) => {
     const verdict = deps.verdict()
     deps.metrics.countCheck(verdict.httpStatus)
+    deps.onCheck?.(request.headers['x-haproxy-server-state'], request.socket.remoteAddress, verdict.httpStatus)
     return reply
       .code(verdict.httpStatus)
       .header('content-type', 'text/plain; charset=utf-8')

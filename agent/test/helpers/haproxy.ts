@@ -49,13 +49,14 @@ export function parseShowStat(csv: string): Array<Record<string, string>> {
 
 /**
  * Runs a real HAProxy in the foreground (-db) with `config`, plus a global section that opens an
- * admin stats socket in `dir`. Killed by PID at teardown.
+ * admin stats socket in `dir` and holds `globalLines` (such as `node lb1`). Killed by PID at teardown.
  */
-export async function startHaproxy(t: Teardowns, dir: string, config: string, name = 'haproxy'): Promise<RunningHaproxy> {
+export async function startHaproxy(t: Teardowns, dir: string, config: string, name = 'haproxy', globalLines: string[] = []): Promise<RunningHaproxy> {
   const binary = requireBinary('haproxy')
   const socket = join(dir, `${name}.sock`)
   const configFile = join(dir, `${name}.cfg`)
-  writeFileSync(configFile, `global\n    stats socket ${socket} level admin\n    maxconn 2000\n\n${config}\n`)
+  const global = [`stats socket ${socket} level admin`, 'maxconn 2000', ...globalLines].map((l) => `    ${l}\n`).join('')
+  writeFileSync(configFile, `global\n${global}\n${config}\n`)
   const check = spawn(binary, ['-c', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
   let checkOutput = ''
   check.stdout.on('data', (c: Buffer) => (checkOutput += c.toString()))

@@ -49,3 +49,41 @@ export function rawExchange(port: number, text: string, host = '127.0.0.1', time
 export function statusLine(raw: string): string {
   return raw.split('\r\n')[0] ?? ''
 }
+
+export interface LineStream {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  /** Lines parsed so far. */
+  lines: unknown[]
+  /** Resolves with every line once the server ends the response. */
+  ended: Promise<unknown[]>
+  close(): void
+}
+
+/** A GET whose answer is newline-delimited JSON, read line by line as it arrives. */
+export function streamJsonLines(url: string, headers: Record<string, string> = {}): Promise<LineStream> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      const lines: unknown[] = []
+      let buffer = ''
+      res.setEncoding('utf8')
+      const ended = new Promise<unknown[]>((done, fail) => {
+        res.on('data', (chunk: string) => {
+          buffer += chunk
+          let nl: number
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl)
+            buffer = buffer.slice(nl + 1)
+            if (line.trim()) lines.push(JSON.parse(line))
+          }
+        })
+        res.on('end', () => done(buffer.trim() ? [...lines, JSON.parse(buffer)] : lines))
+        res.on('error', fail)
+      })
+      ended.catch(() => undefined)
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, lines, ended, close: () => req.destroy() })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}

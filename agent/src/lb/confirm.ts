@@ -1,0 +1,231 @@
+import type { AdminState } from '../state/model.js'
+import type { TomcatSignals } from './tomcat-signals.js'
+import type { LbView } from './views.js'
+
+/**
+ * What a wait waits for:
+ * - `drained`: no load balancer has anything in flight on this server and none sends it new
+ *   sessions: every one reports NOLB or DOWN with scur=0 and qcur=0 on a check made after the state
+ *   began (and Tomcat, when its manager signals are wired, has no busy thread and few sessions);
+ * - `down`: no load balancer sends it traffic: every one reports DOWN, or NOLB with nothing in flight;
+ * - `ready`: every load balancer reports it plainly UP (no pending failed checks, weight above 0).
+ */
+export const WAIT_GOALS = ['drained', 'down', 'ready'] as const
+export type WaitGoal = (typeof WAIT_GOALS)[number]
+
+/** The admin states under which a goal can be reached; a wait ends when the state leaves them. */
+export const GOAL_STATES: Readonly<Record<WaitGoal, readonly AdminState[]>> = {
+  drained: ['drain', 'down'],
+  down: ['down'],
+  ready: ['ready'],
+}
+
+export function goalOf(state: AdminState): WaitGoal {
+  return state === 'drain' ? 'drained' : state
+}
+
+/** HTTP answers that tell a checker without send-state that the goal's state is in force. */
+const PLAIN_ANSWERS: Readonly<Record<WaitGoal, readonly number[]>> = { drained: [404, 500], down: [500], ready: [200] }
+
+const BEGAN: Readonly<Record<WaitGoal, string>> = { drained: 'the drain began', down: 'down began', ready: 'ready began' }
+
+export interface ConfirmationInputs {
+  goal: WaitGoal
+  /** Epoch ms the admin state began: only checks made after it count. */
+  since: number
+  now: number
+  views: readonly LbView[]
+  /** A view without a check for longer than this is stale: ignored, unless its load balancer is expected. */
+  staleMs: number
+  /** Load balancers that must confirm: a `node` name, or a source address for a checker without send-state. */
+  expect: readonly string[]
+  /** Epoch ms the agent started: until staleMs later, a load balancer may not have checked in yet. */
+  startedAt: number
+  /** Present when Tomcat's manager signals are wired in; they count for `drained` only. */
+  tomcat?: { signals: TomcatSignals | null; maxSessions: number }
+}
+
+export interface LbProgress {
+  /** The load balancer: its node name, or the source address of a checker without send-state. */
+  lb: string
+  /** `backend/server` as that load balancer names this server; null without send-state. */
+  server: string | null
+  kind: LbView['kind']
+  source: string
+  /** `UP`, `NOLB`, `DOWN 1/2`...; for a checker without send-state, `answered 404`. */
+  status: string
+  scur: number | null
+  qcur: number | null
+  /** `server/farm` */
+  weight: string | null
+  throttle: number | null
+  lastCheckAt: string
+  ageMs: number
+  checks: number
+  stale: boolean
+  expected: boolean
+  confirmed: boolean
+  /** Why this load balancer does not confirm yet; null when it does. */
+  why: string | null
+}
+
+export interface TomcatProgress {
+  confirmed: boolean
+  busyThreads: number | null
+  sessions: number | null
+  maxSessions: number | null
+  at: string | null
+  why: string | null
+}
+
+export interface Confirmation {
+  goal: WaitGoal
+  since: string
+  at: string
+  confirmed: boolean
+  /** Everything still in the way, in one line; null when confirmed. */
+  why: string | null
+  loadBalancers: LbProgress[]
+  /** Expected load balancers with no fresh view. */
+  missing: string[]
+  tomcat: TomcatProgress | null
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`
+}
+
+function statusText(view: LbView): string {
+  if (!view.state) return `answered ${view.answered}`
+  const c = view.state.counts
+  return c ? `${view.state.status} ${c.current}/${c.total}` : view.state.status
+}
+
+/** Why a fresh view made after the state began does not confirm the goal; null when it does. */
+function viewBlocker(goal: WaitGoal, view: LbView): string | null {
+  const state = view.state
+  if (!state) {
+    return PLAIN_ANSWERS[goal].includes(view.answered) ? null : `its last check was answered ${view.answered}`
+  }
+  const inFlight = state.scur.server > 0 || state.qcur > 0
+  const work = [
+    state.scur.server > 0 ? `${plural(state.scur.server, 'session')} in flight` : '',
+    state.qcur > 0 ? `${state.qcur} queued` : '',
+  ]
+    .filter(Boolean)
+    .join(', ')
+  const status = statusText(view)
+  switch (goal) {
+    case 'drained':
+      if (state.status === 'NOLB' || state.status === 'DOWN') return inFlight ? `${status} with ${work}` : null
+      return state.status === 'UP' ? `still ${status}: it has not acted on the drain yet` : `${status}: not checking`
+    case 'down':
+      if (state.status === 'DOWN') return null
+      if (state.status === 'NOLB') return inFlight ? `${status} with ${work}` : null
+      return state.status === 'UP' ? `still ${status}: it has not marked it down yet` : `${status}: not checking`
+    case 'ready':
+      if (state.status !== 'UP') return `still ${status}`
+      if (state.counts) return `${status}: not steadily up yet`
+      if (state.weight.server === 0) return 'UP but with weight 0: it gets no new sessions'
+      return null
+  }
+}
+
+function tomcatProgress(inputs: ConfirmationInputs): TomcatProgress | null {
+  if (!inputs.tomcat || inputs.goal !== 'drained') return null
+  const { signals, maxSessions } = inputs.tomcat
+  const limit = maxSessions >= 0 ? maxSessions : null
+  const base = {
+    busyThreads: signals?.busyThreads ?? null,
+    sessions: signals?.sessions ?? null,
+    maxSessions: limit,
+    at: signals?.at ?? null,
+  }
+  let why: string | null = null
+  if (!signals) why = 'no Tomcat manager reading yet'
+  else if (!(Date.parse(signals.at) >= inputs.since)) why = 'no Tomcat manager reading since the drain began'
+  else if (signals.busyThreads === null) why = 'Tomcat busy threads unknown'
+  else if (signals.busyThreads > 0) why = `Tomcat has ${plural(signals.busyThreads, 'busy request thread')}`
+  else if (limit !== null && signals.sessions === null) why = 'Tomcat active sessions unknown'
+  else if (limit !== null && signals.sessions !== null && signals.sessions > limit) {
+    why = `Tomcat has ${plural(signals.sessions, 'active session')} (at most ${limit} wanted)`
+  }
+  return { ...base, confirmed: why === null, why }
+}
+
+function matchesExpected(view: LbView, name: string): boolean {
+  return view.node === name || (view.kind === 'plain' && view.source === name)
+}
+
+/**
+ * Whether every load balancer confirms the goal, and for each one why not. Pure: the same inputs
+ * give the same answer, so it is tested by table and evaluated as often as checks arrive.
+ */
+export function confirm(inputs: ConfirmationInputs): Confirmation {
+  const { goal, since, now, staleMs, expect } = inputs
+  const blockers: string[] = []
+  const loadBalancers: LbProgress[] = []
+  let fresh = 0
+  for (const view of inputs.views) {
+    const ageMs = Math.max(0, now - view.lastCheckAt)
+    const stale = ageMs > staleMs
+    const expected = expect.some((name) => matchesExpected(view, name))
+    const lb = view.node ?? view.source
+    const label = view.name ? `${lb} ${view.name}` : lb
+    let why: string | null
+    if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
+    else if (view.lastCheckAt <= since) why = `no check since ${BEGAN[goal]}`
+    else why = viewBlocker(goal, view)
+    if (!stale) fresh++
+    if (why !== null && (!stale || expected)) blockers.push(`${label}: ${why}`)
+    loadBalancers.push({
+      lb,
+      server: view.name,
+      kind: view.kind,
+      source: view.source,
+      status: statusText(view),
+      scur: view.state?.scur.server ?? null,
+      qcur: view.state?.qcur ?? null,
+      weight: view.state ? `${view.state.weight.server}/${view.state.weight.farm}` : null,
+      throttle: view.state?.throttle ?? null,
+      lastCheckAt: new Date(view.lastCheckAt).toISOString(),
+      ageMs,
+      checks: view.checks,
+      stale,
+      expected,
+      confirmed: why === null,
+      why,
+    })
+  }
+  loadBalancers.sort((a, b) => a.lb.localeCompare(b.lb) || (a.server ?? '').localeCompare(b.server ?? ''))
+
+  const missing = expect.filter((name) => !inputs.views.some((v) => matchesExpected(v, name) && now - v.lastCheckAt <= staleMs))
+  for (const name of missing) {
+    if (!inputs.views.some((v) => matchesExpected(v, name))) blockers.push(`expected load balancer ${name} has not checked`)
+  }
+  if (expect.length === 0) {
+    const upFor = now - inputs.startedAt
+    if (upFor < staleMs) {
+      blockers.push(`the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`)
+    } else if (fresh === 0) {
+      blockers.push(`no load balancer has checked in the last ${seconds(staleMs)}`)
+    }
+  }
+  const tomcat = tomcatProgress(inputs)
+  if (tomcat?.why) blockers.push(tomcat.why)
+
+  return {
+    goal,
+    since: new Date(since).toISOString(),
+    at: new Date(now).toISOString(),
+    confirmed: blockers.length === 0,
+    why: blockers.length === 0 ? null : blockers.join('; '),
+    loadBalancers,
+    missing,
+    tomcat,
+  }
+}

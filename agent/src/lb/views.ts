@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events'
+import { parseServerState, type ServerState } from './send-state.js'
+
+/**
+ * What one load balancer last told (or was told by) this agent. A checker that sends
+ * `X-Haproxy-Server-State` is a `send-state` view keyed by its node and `backend/server` name; any
+ * other checker (HAProxy without send-state, LVS, keepalived, a monitor) is a `plain` view keyed by
+ * its source address, and all that is known of it is what the agent answered.
+ */
+export interface LbView {
+  readonly key: string
+  readonly kind: 'send-state' | 'plain'
+  /** `node` from the header; null for a plain view. */
+  readonly node: string | null
+  /** `backend/server` from the header; null for a plain view. */
+  readonly name: string | null
+  /** Source address of the last check. */
+  source: string
+  /** The last header, parsed; null for a plain view. */
+  state: ServerState | null
+  /** HTTP status the agent answered to the last check. */
+  answered: number
+  /** Epoch milliseconds of the last check. */
+  lastCheckAt: number
+  firstSeenAt: number
+  checks: number
+}
+
+export interface LbViewsOptions {
+  /** At most this many views are kept; the longest silent goes first. */
+  maxViews: number
+  /** A view silent for longer than this is forgotten. */
+  forgetAfterMs: number
+}
+
+type ViewEvents = { check: [LbView] }
+
+/** `::ffff:10.0.0.5` and `10.0.0.5` are one checker. */
+export function normalizeAddress(address: string | undefined): string {
+  if (!address) return 'unknown'
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}
+
+/**
+ * The latest view of every load balancer that checks this agent, fed from the check route. Memory
+ * is bounded: the map is kept in order of last check (a check moves its view to the end), so the
+ * longest silent views are at the front, where forgetting and capping take them from.
+ */
+export class LbViews extends EventEmitter<ViewEvents> {
+  private readonly views = new Map<string, LbView>()
+  private readonly options: LbViewsOptions
+  /** Checks whose send-state header did not parse: counted, and the checker kept as a plain view. */
+  invalidHeaders = 0
+  /** Views dropped because the cap was reached while they were still fresh enough to keep. */
+  evicted = 0
+
+  constructor(options: LbViewsOptions) {
+    super()
+    this.options = options
+  }
+
+  get size(): number {
+    return this.views.size
+  }
+
+  /** Called on the check route's hot path: one regex, one map update, no I/O. */
+  record(header: string | string[] | undefined, sourceAddress: string | undefined, answered: number, now = Date.now()): LbView {
+    const source = normalizeAddress(sourceAddress)
+    const value = Array.isArray(header) ? header[0] : header
+    const state = value === undefined ? null : parseServerState(value)
+    if (value !== undefined && state === null) this.invalidHeaders++
+    const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${source}`
+    let view = this.views.get(key)
+    if (view) {
+      this.views.delete(key)
+    } else {
+      this.makeRoom(now)
+      view = {
+        key,
+        kind: state ? 'send-state' : 'plain',
+        node: state?.node ?? null,
+        name: state?.name ?? null,
+        source,
+        state: null,
+        answered,
+        lastCheckAt: now,
+        firstSeenAt: now,
+        checks: 0,
+      }
+    }
+    view.source = source
+    view.state = state
+    view.answered = answered
+    view.lastCheckAt = now
+    view.checks++
+    this.views.set(key, view)
+    if (this.listenerCount('check') > 0) this.emit('check', view)
+    return view
+  }
+
+  /** Every view still remembered, longest silent first. */
+  list(now = Date.now()): LbView[] {
+    this.forget(now)
+    return [...this.views.values()]
+  }
+
+  private forget(now: number): void {
+    for (const [key, view] of this.views) {
+      if (now - view.lastCheckAt <= this.options.forgetAfterMs) break
+      this.views.delete(key)
+    }
+  }
+
+  private makeRoom(now: number): void {
+    this.forget(now)
+    while (this.views.size >= this.options.maxViews) {
+      const oldest = this.views.keys().next()
+      if (oldest.done) break
+      this.views.delete(oldest.value)
+      this.evicted++
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import { join } from 'node:path'
+import t from 'tap'
+import { startAgent, type RunningAgent } from '../helpers/agent.js'
+import { agentctl } from '../helpers/cli.js'
+import { httpRequest } from '../helpers/http.js'
+
+/** Checks as two HAProxy nodes with send-state would send them, every 50 ms, reporting what the test sets. */
+function fakeLoadBalancers(t: Parameters<typeof startAgent>[0], running: RunningAgent, scur: Record<string, number>) {
+  const status: Record<string, string> = { lb1: 'UP', lb2: 'UP' }
+  const timer = setInterval(() => {
+    for (const node of Object.keys(status)) {
+      const n = scur[node] ?? 0
+      const header = `${status[node]}; address=127.0.0.1; port=8080; name=be/s1; node=${node}; weight=1/1; scur=${n}/${n}; qcur=0`
+      httpRequest(`${running.healthUrl}/health`, { headers: { 'x-haproxy-server-state': header } })
+        .then((res) => (status[node] = res.status === 200 ? 'UP' : res.status === 404 ? 'NOLB' : 'DOWN'))
+        .catch(() => undefined)
+    }
+  }, 50)
+  t.teardown(() => clearInterval(timer))
+}
+
+t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors', async (t) => {
+  const running = await startAgent(t, { expectLb: 'lb1,lb2' })
+  const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
+  const scur: Record<string, number> = { lb1: 1, lb2: 0 }
+  fakeLoadBalancers(t, running, scur)
+
+  const usage: Array<[string[], RegExp]> = [
+    [['drain', '--timeout', '5'], /--timeout goes with --wait/],
+    [['status', '--wait'], /--wait goes with ready, drain or down/],
+    [['drain', '--wait', '--timeout', 'soon'], /--timeout: expected a number of seconds/],
+    [['drain', '--wait', '--force-after', '0'], /--force-after: expected more than 0/],
+  ]
+  for (const [args, message] of usage) {
+    const r = await agentctl(args, env)
+    t.equal(r.code, 2, `${args.join(' ')} exits 2`)
+    t.match(r.stderr, message)
+  }
+
+  const timedOut = await agentctl(['drain', '--wait', '--timeout', '1'], env)
+  t.equal(timedOut.code, 1, 'a timeout exits 1')
+  t.match(timedOut.stderr, /drained not confirmed within 1\.\ds; the server stays drained: lb1 be\/s1: NOLB with 1 session in flight/)
+  t.match(timedOut.stdout, /\[0\.\ds\] waiting for drained: lb1 be\/s1 \w+ scur=1/, 'without a terminal, a plain progress line')
+  t.equal(running.agent.store.current?.state, 'drain', 'and the server stays drained')
+
+  const forced = await agentctl(['drain', '--wait', '--force-after', '0.5'], env)
+  t.equal(forced.code, 0, 'force-after exits 0')
+  t.match(forced.stderr, /WARNING: drained NOT confirmed after 0\.\ds; going on anyway because of --force-after: lb1 be\/s1: NOLB with 1 session in flight/)
+
+  scur.lb1 = 0
+  const confirmed = await agentctl(['drain', '--wait', '--json'], env)
+  t.equal(confirmed.code, 0, 'confirmed exits 0')
+  const doc = JSON.parse(confirmed.stdout) as { status: { admin: { state: string } }; wait: { outcome: string; confirmation: { loadBalancers: unknown[] } } }
+  t.equal(doc.status.admin.state, 'drain', '--json --wait prints one document: the status...')
+  t.match(doc.wait, { event: 'done', outcome: 'confirmed', confirmation: { confirmed: true } }, '...and the last event of the wait')
+
+  const ready = await agentctl(['ready', '--wait', '--timeout', '20'], env)
+  t.equal(ready.code, 0, `ready --wait exits 0 ${ready.stderr}`)
+  t.match(ready.stdout, /ready: confirmed by 2 load balancers after \d+\.\ds \(lb1 be\/s1 UP scur=0, lb2 be\/s1 UP scur=0\)/)
+
+  const status = await agentctl(['status'], env)
+  t.match(status.stdout, /lbs {9}ready confirmed \(stale after 10s, expected lb1, lb2\)\n {2}lb1 be\/s1 +UP +scur=0 qcur=0 +checked \d\.\ds ago {2}ok/)
+})
