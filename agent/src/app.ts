@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { AgentCheckMetrics } from './agentcheck/metrics.js'
+import { agentReply } from './agentcheck/reply.js'
+import { AgentCheckServer } from './agentcheck/server.js'
+import { WeightController } from './agentcheck/weight.js'
 import type { ResolvedConfig } from './config/load.js'
 import { buildAdminServer } from './http/admin.js'
 import { buildHealthServer } from './http/health.js'
@@ -18,6 +22,9 @@ export interface Agent {
   readonly store: StateStore
   readonly health: FastifyInstance
   readonly admin: FastifyInstance
+  readonly weight: WeightController
+  /** HAProxy's agent-check listener, when `agentCheckListen` is set; it does not listen until told to. */
+  readonly agentCheck: AgentCheckServer | null
   verdict(): Verdict
   status(): AgentStatus
   /** Reads the state (writing the initial one if needed) and starts watching the file. Does not listen. */
@@ -43,6 +50,12 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     logger,
   })
   const token = loadOrCreateToken(config.tokenFile, logger)
+  const weight = new WeightController({
+    ramp: { startPercent: config.weightRampStartPercent, durationMs: config.weightRampMs, steps: config.weightRampSteps },
+    file: config.weightFile,
+    audit,
+    logger,
+  })
 
   const decideNow = () => decide({ admin: store.current, stateFileProblem: store.problem?.message ?? null })
   let current: Verdict = decideNow()
@@ -54,6 +67,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     const previous = current
     current = next
     metrics.setEffectiveState(next.state)
+    if (started) weight.onEffectiveState(previous.state, next.state)
     if (started && previous.state !== next.state) {
       metrics.countTransition('effective', next.cause === 'admin' ? source : next.cause, next.state)
       logger.info({ from: previous.state, to: next.state, cause: next.cause, why: next.why }, `answering ${next.httpStatus} (${next.state})`)
@@ -70,6 +84,21 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     recompute('file')
   })
 
+  const replyNow = () => {
+    const w = weight.current(current.state)
+    return agentReply({ verdict: current, weightPercent: w.percent, weightNote: w.note, adminReason: store.current?.reason ?? null })
+  }
+  const agentCheckMetrics = new AgentCheckMetrics(metrics.registry, () => weight.status(current.state))
+  const agentCheck = config.agentCheckListen
+    ? new AgentCheckServer({
+        reply: replyNow,
+        timeoutMs: config.agentCheckTimeoutMs,
+        maxConnections: config.agentCheckMaxConnections,
+        metrics: agentCheckMetrics,
+        logger,
+      })
+    : null
+
   const status = (): AgentStatus => {
     const admin = store.current
     return {
@@ -81,6 +110,8 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       stateFile: { path: config.stateFile, ok: store.problem === null, problem: store.problem },
       auditFile: config.auditFile,
       checkPath: config.checkPath,
+      weight: weight.status(current.state),
+      agentCheck: { listen: agentCheck?.address ?? null, reply: replyNow().line.trimEnd(), connections: agentCheck?.connections ?? 0 },
     }
   }
 
@@ -94,11 +125,14 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     store,
     health,
     admin,
+    weight,
+    agentCheck,
     verdict: () => current,
     status,
     async start() {
       audit.open()
       await store.start()
+      await weight.load()
       current = decideNow()
       started = true
       metrics.setAdminState(store.current?.state ?? null)
@@ -109,7 +143,8 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       audit.reopen()
     },
     async close() {
-      await Promise.allSettled([health.close(), admin.close()])
+      await Promise.allSettled([health.close(), admin.close(), agentCheck?.close()])
+      weight.close()
       await store.close()
       audit.close()
     },

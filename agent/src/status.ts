@@ -1,6 +1,8 @@
 import type { FileProblem } from './state/store.js'
 import type { StateRecord } from './state/model.js'
 import type { Verdict } from './state/effective.js'
+import type { AgentCheckStatus } from './agentcheck/server.js'
+import type { WeightStatus } from './agentcheck/weight.js'
 
 /** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
 export interface AgentStatus {
@@ -10,4 +12,7 @@ export interface AgentStatus {
   stateFile: { path: string; ok: boolean; problem: FileProblem | null }
   auditFile: string
   checkPath: string
+  /** The weight the agent check reports, with the ramp and override behind it. */
+  weight: WeightStatus
+  agentCheck: AgentCheckStatus
 }
