@@ -8,6 +8,7 @@ import type { ResolvedConfig } from './config/load.js'
 import { buildAdminServer } from './http/admin.js'
 import { buildHealthServer } from './http/health.js'
 import { loadOrCreateToken } from './http/token.js'
+import { registerWeightRoutes } from './http/weight.js'
 import { AgentMetrics } from './metrics.js'
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
 import { AuditLog } from './state/audit.js'
@@ -117,6 +118,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
 
   const health = buildHealthServer({ checkPath: config.checkPath, metrics, verdict: () => current, status })
   const admin = buildAdminServer({ token, logger, status, setState: (input) => store.set(input, 'api') })
+  registerWeightRoutes(admin, { weight, status, logger })
 
   return {
     config,

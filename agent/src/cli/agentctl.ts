@@ -10,6 +10,7 @@ import { ADMIN_STATES, HTTP_STATUS_OF, type AdminState } from '../state/model.js
 import type { AgentStatus } from '../status.js'
 import { callAgent, ClientError, parseAgentUrl, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
+import { describeWeight, describeWeightChange, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 
 export const AGENT_URL_ENV = `${ENV_PREFIX}URL`
 const REQUEST_TIMEOUT_MS = 10_000
@@ -23,11 +24,14 @@ Commands:
   ready                  take traffic (load balancers get 200)
   drain                  no new sessions; in-flight and persistent ones finish (404)
   down                   out of the farm (500)
+  weight N% [--for DUR]  agent-check weight override, 1% to 100% (DUR: 600, 90s, 10m, 2h, 1d)
+  weight clear           end the override: the ramp or 100% applies again
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
   --by NAME              who (default: $USER@hostname)
   --json                 print the agent's status as JSON (stable, for scripts)
+  --for DURATION         with weight N%: the override ends by itself after this long
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
                          env ${AGENT_URL_ENV} (default: the agent's --admin-listen)
   --token-file PATH      admin token (default: the agent's, DATA_DIR/admin-token)
@@ -46,7 +50,8 @@ Exit codes:
 const CLI_SETTINGS = ['tokenFile', 'dataDir'].map((name) => settingInfo(name) as SettingInfo)
 
 interface Invocation {
-  command: 'status' | AdminState
+  command: 'status' | 'weight' | AdminState
+  weight?: WeightCommand
   json: boolean
   reason?: string
   by: string
@@ -75,17 +80,20 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       by: { type: 'string' },
       agent: { type: 'string' },
       config: { type: 'string' },
+      for: { type: 'string' },
     },
     CLI_SETTINGS,
   )
   if (cli.options.help) return 'help'
   if (cli.options.version) return 'version'
   const [command, ...rest] = cli.positionals
-  if (!command) throw new UsageError('missing command: expected one of status, ready, drain, down (see --help)')
-  if (command !== 'status' && !(ADMIN_STATES as readonly string[]).includes(command)) {
-    throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down`)
+  if (!command) throw new UsageError('missing command: expected one of status, ready, drain, down, weight (see --help)')
+  if (command !== 'status' && command !== 'weight' && !(ADMIN_STATES as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down, weight`)
   }
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
+  const weight = command === 'weight' ? parseWeightArgs(rest, cli.options.for as string | undefined) : undefined
+  if (command !== 'weight' && cli.options.for !== undefined) throw new UsageError('--for goes with weight N%')
+  if (command !== 'weight' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
   if (command === 'status' && cli.options.reason !== undefined) throw new UsageError('--reason goes with ready, drain or down, not status')
 
   const config = loadConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
@@ -102,6 +110,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   }
   return {
     command: command as Invocation['command'],
+    weight,
     json: cli.options.json === true,
     reason: cli.options.reason as string | undefined,
     by: (cli.options.by as string | undefined) ?? defaultBy(),
@@ -121,6 +130,7 @@ function describeStatus(status: AgentStatus): string {
   }
   const problem = status.stateFile.problem
   lines.push(`state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`)
+  lines.push(...describeWeight(status))
   lines.push(`agent       ${status.agent.name} ${status.agent.version} (node ${status.agent.node}, pid ${status.agent.pid})`)
   return `${lines.join('\n')}\n`
 }
@@ -139,6 +149,12 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'status') {
     const status = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)
     process.stdout.write(invocation.json ? `${JSON.stringify(status, null, 2)}\n` : describeStatus(status))
+    return EXIT.OK
+  }
+  if (command === 'weight') {
+    const { method, body } = weightRequest(invocation.weight as WeightCommand, { reason: invocation.reason, by: invocation.by })
+    const after = await callAgent<AgentStatus>(endpoint, token, method, '/v1/weight', body, REQUEST_TIMEOUT_MS)
+    process.stdout.write(invocation.json ? `${JSON.stringify(after, null, 2)}\n` : `${describeWeightChange(invocation.weight as WeightCommand, after)}\n`)
     return EXIT.OK
   }
   const before = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)

@@ -6,8 +6,8 @@ import type { AgentStatus } from '../status.js'
 import { bearerMatches } from './token.js'
 
 export const ADMIN_BODY_LIMIT = 16 * 1024
-const MAX_REASON = 500
-const MAX_BY = 100
+export const MAX_REASON = 500
+export const MAX_BY = 100
 
 export interface AdminDeps {
   token: string
@@ -22,7 +22,7 @@ export interface StateRequest {
   by?: string
 }
 
-function optionalText(body: Record<string, unknown>, key: string, max: number): string | undefined {
+export function optionalText(body: Record<string, unknown>, key: string, max: number): string | undefined {
   const value = body[key]
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'string') {
