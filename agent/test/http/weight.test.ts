@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
 import { parsePercent } from '../../src/http/weight.js'
 import type { AgentStatus } from '../../src/status.js'
