@@ -139,6 +139,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       started = true
       metrics.setAdminState(store.current?.state ?? null)
       metrics.setEffectiveState(current.state)
+      weight.onAgentStart(current.state)
       logger.info({ state: current.state, cause: current.cause, why: current.why }, `answering ${current.httpStatus} (${current.state})`)
     },
     reopenFiles() {

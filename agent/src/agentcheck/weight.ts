@@ -101,6 +101,15 @@ export class WeightController {
     this.rampEndTimer = null
   }
 
+  /**
+   * The agent has started: without a probe it cannot tell a cold Tomcat (a host reboot) from a
+   * warm one, so a server that starts ready ramps too. An agent-only restart costs one ramp at a
+   * lower weight; a cold JVM at full weight would cost failed or slow requests.
+   */
+  onAgentStart(state: AdminState): void {
+    if (state === 'ready') this.startRamp('agent started')
+  }
+
   /** Effective state changed: becoming ready starts a ramp, leaving ready ends it. */
   onEffectiveState(previous: AdminState, next: AdminState): void {
     if (next === 'ready' && previous !== 'ready') this.startRamp(`${previous} -> ready`)

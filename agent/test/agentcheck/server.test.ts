@@ -9,6 +9,8 @@ import { freePort } from '../helpers/system.js'
 import { waitFor } from '../helpers/wait.js'
 
 const withAgentCheck = { agentCheckListen: '127.0.0.1:0', weightRampMs: '60000', weightRampSteps: '4', weightRampStartPercent: '10' }
+/** Socket behaviour only: no ramp, so that every answer is the same line. */
+const noRamp = { agentCheckListen: '127.0.0.1:0', weightRampMs: '0' }
 
 async function metricValue(metrics: string, name: string): Promise<number> {
   const line = metrics.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
@@ -18,15 +20,15 @@ async function metricValue(metrics: string, name: string): Promise<number> {
 t.test('off by default: no listener, the status says so', async (t) => {
   const running = await startAgent(t)
   t.equal(running.agent.agentCheck, null)
-  t.match(running.agent.status().agentCheck, { listen: null, reply: 'ready up 100%', connections: 0 })
+  t.match(running.agent.status().agentCheck, { listen: null, reply: 'ready up 10% #ramp 0/10', connections: 0 })
 })
 
 t.test('answers one line from the current state and closes; what HAProxy sends is read and ignored', async (t) => {
   const running = await startAgent(t, withAgentCheck)
   const port = running.agentCheckPort
-  t.equal(await agentCheckExchange(port), 'ready up 100%\n', 'ready at start: full weight')
-  t.equal(await agentCheckExchange(port, 'be/s1\n'), 'ready up 100%\n', 'with agent-send text')
-  t.equal(await agentCheckExchange(port, 'x'.repeat(1000)), 'ready up 100%\n', 'with a long agent-send')
+  t.equal(await agentCheckExchange(port), 'ready up 10% #ramp 0/4\n', 'ready at start: a ramp (it may be a cold JVM)')
+  t.equal(await agentCheckExchange(port, 'be/s1\n'), 'ready up 10% #ramp 0/4\n', 'with agent-send text')
+  t.equal(await agentCheckExchange(port, 'x'.repeat(1000)), 'ready up 10% #ramp 0/4\n', 'with a long agent-send')
 
   await running.admin('PUT', '/v1/state', { state: 'drain', reason: 'deploy v42' })
   t.equal(await agentCheckExchange(port), 'drain 10% #deploy v42\n')
@@ -38,7 +40,7 @@ t.test('answers one line from the current state and closes; what HAProxy sends i
 })
 
 t.test('resets at every point of the exchange never crash the agent', async (t) => {
-  const running = await startAgent(t, withAgentCheck)
+  const running = await startAgent(t, noRamp)
   const port = running.agentCheckPort
   const whens = ['connect', 'data', 'sent'] as const
   await inBatches(300, 50, (i) => resetOn(port, whens[i % 3] as (typeof whens)[number]))
@@ -50,7 +52,7 @@ t.test('resets at every point of the exchange never crash the agent', async (t) 
 })
 
 t.test('a client that never reads nor closes is cut off after the timeout; others are served meanwhile', async (t) => {
-  const running = await startAgent(t, { ...withAgentCheck, agentCheckTimeoutMs: '300' })
+  const running = await startAgent(t, { ...noRamp, agentCheckTimeoutMs: '300' })
   const port = running.agentCheckPort
   const stuck = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
   stuck.on('error', () => undefined)
@@ -72,7 +74,7 @@ t.test('a client that never reads nor closes is cut off after the timeout; other
 })
 
 t.test('connections over the cap are closed at once, and served again once under it', async (t) => {
-  const running = await startAgent(t, { ...withAgentCheck, agentCheckMaxConnections: '5' })
+  const running = await startAgent(t, { ...noRamp, agentCheckMaxConnections: '5' })
   const port = running.agentCheckPort
   // Half-open clients: they got their line and the agent's FIN, but keep their side open.
   const holders = await Promise.all(
@@ -96,7 +98,7 @@ t.test('the built agent takes 1,000 connections (answers, resets, agent-send) an
   const [listen, adminListen, agentCheck] = await Promise.all([freePort(), freePort(), freePort()])
   const child = spawn(
     process.execPath,
-    [requireBuilt(AGENT_BIN), '--data-dir', dir, '--listen', `127.0.0.1:${listen}`, '--admin-listen', `127.0.0.1:${adminListen}`, '--agent-check-listen', `127.0.0.1:${agentCheck}`, '--log-level', 'warn'],
+    [requireBuilt(AGENT_BIN), '--data-dir', dir, '--listen', `127.0.0.1:${listen}`, '--admin-listen', `127.0.0.1:${adminListen}`, '--agent-check-listen', `127.0.0.1:${agentCheck}`, '--weight-ramp-ms', '0', '--log-level', 'warn'],
     { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let output = ''

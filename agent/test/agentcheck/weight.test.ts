@@ -30,7 +30,7 @@ function setup(t: Parameters<typeof tempDir>[0], dir = tempDir(t)) {
 
 t.test('a ramp starts when the server becomes ready again and follows the clock', async (t) => {
   const { clock, weight } = setup(t)
-  t.same(weight.current('ready'), { percent: 100, source: 'full', note: null }, 'ready at start: no ramp (slowstart covers a cold start)')
+  t.same(weight.current('ready'), { percent: 100, source: 'full', note: null }, 'no ramp until told')
   weight.onEffectiveState('ready', 'drain')
   t.same(weight.current('drain'), { percent: 10, source: 'ramp-pending', note: null }, 'not ready: the answer already carries the start weight')
   weight.onEffectiveState('drain', 'ready')
@@ -71,6 +71,16 @@ t.test('ramp status shows step and progress; leaving ready stops the ramp', asyn
   t.equal(weight.current('down').percent, 10)
   weight.startRamp('Tomcat restarted')
   t.equal(weight.current('ready').source, 'ramp', 'startRamp() is there for a restart seen behind a steady ready')
+})
+
+t.test('the agent starting ramps a ready server (it may be a cold JVM after a reboot), not a drained one', async (t) => {
+  const first = setup(t)
+  first.weight.onAgentStart('ready')
+  t.equal(first.weight.current('ready').source, 'ramp')
+  const second = setup(t)
+  second.weight.onAgentStart('drain')
+  t.equal(second.weight.status('drain').ramp, null)
+  t.equal(second.weight.current('drain').source, 'ramp-pending')
 })
 
 t.test('no ramp configured: always 100%', async (t) => {

@@ -48,7 +48,7 @@ t.test('the built agentctl sets, shows and clears the override', async (t) => {
 t.test('status lines for each kind of weight', async (t) => {
   const running = await startAgent(t, { agentCheckListen: '127.0.0.1:0' })
   const lines = () => describeWeight(running.agent.status()).join('\n')
-  t.match(lines(), /^weight {6}100% \(full\)\nagent check 127\.0\.0\.1:\d+ answers "ready up 100%"$/)
+  t.match(lines(), /^weight {6}10% \(ramp step 0\/10, \d+% of the way, 100% at \S+\)\nagent check 127\.0\.0\.1:\d+ answers "ready up 10% #ramp 0\/10"$/, 'a ramp from the start')
   await running.admin('PUT', '/v1/state', { state: 'drain' })
   t.match(lines(), /^weight {6}10% \(not ready: a return to ready starts a ramp at 10%\)$/m)
   await running.admin('PUT', '/v1/state', { state: 'ready' })

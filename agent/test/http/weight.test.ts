@@ -4,7 +4,7 @@ import { parsePercent } from '../../src/http/weight.js'
 import type { AgentStatus } from '../../src/status.js'
 import { startAgent, tempDir } from '../helpers/agent.js'
 
-const flags = { agentCheckListen: '127.0.0.1:0', weightRampMs: '60000' }
+const flags = { agentCheckListen: '127.0.0.1:0', weightRampMs: '0' }
 /** node:http sends a DELETE body with neither Content-Length nor chunking unless told. */
 const sized = (body: unknown) => ({ 'content-length': String(Buffer.byteLength(JSON.stringify(body))) })
 
