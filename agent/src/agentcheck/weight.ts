@@ -88,7 +88,13 @@ export class WeightController {
     if (!read.override) return
     this.override = read.override
     if (this.expired(read.override)) {
-      await this.endOverride('expired', { reason: 'expired while the agent was stopped', by: 'health-agent' })
+      try {
+        await this.endOverride('expired', { reason: 'expired while the agent was stopped', by: 'health-agent' })
+      } catch (err) {
+        // Not applied either way (it has expired); a file left behind must not stop the agent.
+        this.fileProblem = `weight file ${this.file.path}: cannot remove the expired override: ${(err as Error).message}`
+        this.log.warn({ err, file: this.file.path }, this.fileProblem)
+      }
       return
     }
     this.armExpiry()

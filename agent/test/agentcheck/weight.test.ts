@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import t from 'tap'
 import { WeightController } from '../../src/agentcheck/weight.js'
+import { WeightFile } from '../../src/agentcheck/weight-file.js'
 import { AuditLog } from '../../src/state/audit.js'
 import { StateStore } from '../../src/state/store.js'
 import { tempDir } from '../helpers/agent.js'
@@ -125,6 +126,24 @@ t.test('an override that expired while the agent was stopped ends at load, audit
   t.equal(later.weight.current('ready').percent, 100)
   t.notOk(existsSync(file))
   t.match(auditLines().at(-1), { kind: 'weight', from: '30%', to: null, source: 'expired' })
+})
+
+t.test('an expired override that cannot be removed at load is reported, not fatal', async (t) => {
+  const { dir, clock, weight, file } = setup(t)
+  await weight.setOverride({ percent: 30, expiresInSeconds: 60 })
+  const later = setup(t, dir)
+  later.clock.now = clock.now + 61_000
+  const remove = WeightFile.prototype.remove
+  WeightFile.prototype.remove = () => Promise.reject(Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }))
+  t.teardown(() => {
+    WeightFile.prototype.remove = remove
+  })
+  await later.weight.load()
+  const status = later.weight.status('ready')
+  t.equal(status.override, null, 'not applied')
+  t.equal(later.weight.current('ready').percent, 100)
+  t.match(status.file, { ok: false, problem: /cannot remove the expired override: EACCES/ })
+  t.ok(existsSync(file), 'the file is still there')
 })
 
 t.test('an override expires by itself', async (t) => {
