@@ -94,7 +94,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
     ? new AgentCheckServer({
         reply: replyNow,
         timeoutMs: config.agentCheckTimeoutMs,
-        maxConnections: config.agentCheckMaxConnections,
+        maxConnections: config.agentCheckMaxconn,
         metrics: agentCheckMetrics,
         logger,
       })

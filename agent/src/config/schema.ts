@@ -74,7 +74,7 @@ export const ConfigSchema = Type.Object(
       expected: 'an integer number of milliseconds from 100 to 60000',
       placeholder: 'MS',
     }),
-    agentCheckMaxConnections: Type.Integer({
+    agentCheckMaxconn: Type.Integer({
       default: 100,
       minimum: 1,
       maximum: 10000,
@@ -88,7 +88,7 @@ export const ConfigSchema = Type.Object(
       maximum: 100,
       description: 'agent-check weight ramp: the weight (% of the server\'s HAProxy weight) reported when the server becomes ready again',
       expected: 'an integer percentage from 1 to 100',
-      placeholder: 'PERCENT',
+      placeholder: 'N',
     }),
     weightRampMs: Type.Integer({
       default: 60000,

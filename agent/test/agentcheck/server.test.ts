@@ -74,7 +74,7 @@ t.test('a client that never reads nor closes is cut off after the timeout; other
 })
 
 t.test('connections over the cap are closed at once, and served again once under it', async (t) => {
-  const running = await startAgent(t, { ...noRamp, agentCheckMaxConnections: '5' })
+  const running = await startAgent(t, { ...noRamp, agentCheckMaxconn: '5' })
   const port = running.agentCheckPort
   // Half-open clients: they got their line and the agent's FIN, but keep their side open.
   const holders = await Promise.all(
