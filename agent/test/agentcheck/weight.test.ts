@@ -156,9 +156,10 @@ t.test('an override expires by itself', async (t) => {
   })
   await weight.setOverride({ percent: 40, expiresInSeconds: 1 })
   t.equal(weight.current('ready').percent, 40)
-  await waitFor('the override file removed at expiry', () => !existsSync(join(dir, 'weight.json')), { timeoutMs: 5000 })
+  // The file goes first, then the audit entry: wait for the last step.
+  await waitFor('the expiry audited', () => readFileSync(join(dir, 'audit.log'), 'utf8').includes('"source":"expired"'), { timeoutMs: 5000 })
+  t.notOk(existsSync(join(dir, 'weight.json')), 'the override file is removed')
   t.equal(weight.current('ready').percent, 100)
-  t.match(readFileSync(join(dir, 'audit.log'), 'utf8'), /"source":"expired"/)
 })
 
 t.test('a bad weight file is reported and ignored, never fatal', async (t) => {
