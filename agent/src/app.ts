@@ -1,5 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { AgentCheckMetrics } from './agentcheck/metrics.js'
+import { agentReply } from './agentcheck/reply.js'
+import { AgentCheckServer } from './agentcheck/server.js'
+import { WeightController } from './agentcheck/weight.js'
 import type { ResolvedConfig } from './config/load.js'
 import { buildAdminServer } from './http/admin.js'
 import { buildHealthServer } from './http/health.js'
@@ -9,6 +13,7 @@ import type { TomcatSignals, TomcatSignalsProvider } from './lb/tomcat-signals.j
 import type { ManagerSignals } from './tomcat/manager.js'
 import { LbTracker } from './lb/tracker.js'
 import { LbViews } from './lb/views.js'
+import { registerWeightRoutes } from './http/weight.js'
 import { AgentMetrics } from './metrics.js'
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
 import { AuditLog } from './state/audit.js'
@@ -30,6 +35,9 @@ export interface Agent {
   readonly admin: FastifyInstance
   /** The load balancers' views and the confirmations and waits built on them. */
   readonly lb: { readonly views: LbViews; readonly tracker: LbTracker }
+  readonly weight: WeightController
+  /** HAProxy's agent-check listener, when `agentCheckListen` is set; it does not listen until told to. */
+  readonly agentCheck: AgentCheckServer | null
   verdict(): Verdict
   status(): AgentStatus
   /** Reads the state (writing the initial one if needed) and starts watching the file. Does not listen. */
@@ -77,6 +85,12 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     logger,
     hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
   })
+  const weight = new WeightController({
+    ramp: { startPercent: config.weightRampStartPercent, durationMs: config.weightRampMs, steps: config.weightRampSteps },
+    file: config.weightFile,
+    audit,
+    logger,
+  })
 
   const decideNow = () =>
     decide({ admin: store.current, stateFileProblem: store.problem?.message ?? null, tomcat: tomcat.facts(), now: Date.now() })
@@ -89,6 +103,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     const previous = current
     current = next
     metrics.setEffectiveState(next.state)
+    if (started) weight.onEffectiveState(previous.state, next.state)
     if (started && previous.state !== next.state) {
       metrics.countTransition('effective', next.cause === 'admin' ? source : next.cause, next.state)
       logger.info({ from: previous.state, to: next.state, cause: next.cause, why: next.why }, `answering ${next.httpStatus} (${next.state})`)
@@ -108,6 +123,21 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
   })
   tomcat.on('change', (cause) => recompute(cause))
 
+  const replyNow = () => {
+    const w = weight.current(current.state)
+    return agentReply({ verdict: current, weightPercent: w.percent, weightNote: w.note, adminReason: store.current?.reason ?? null })
+  }
+  const agentCheckMetrics = new AgentCheckMetrics(metrics.registry, () => weight.status(current.state))
+  const agentCheck = config.agentCheckListen
+    ? new AgentCheckServer({
+        reply: replyNow,
+        timeoutMs: config.agentCheckTimeoutMs,
+        maxConnections: config.agentCheckMaxconn,
+        metrics: agentCheckMetrics,
+        logger,
+      })
+    : null
+
   const status = (): AgentStatus => {
     const admin = store.current
     return {
@@ -121,6 +151,8 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
       checkPath: config.checkPath,
       tomcat: tomcat.status(),
       loadBalancers: { staleAfterMs: config.lbStaleMs, expected: config.expectLb, views: views.size, confirmation: tracker.current() },
+      weight: weight.status(current.state),
+      agentCheck: { listen: agentCheck?.address ?? null, reply: replyNow().line.trimEnd(), connections: agentCheck?.connections ?? 0 },
     }
   }
 
@@ -138,6 +170,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     setState: (input) => store.set(input, 'api'),
     wait: (goal, waitOptions) => tracker.wait(goal, waitOptions),
   })
+  registerWeightRoutes(admin, { weight, status, logger })
 
   return {
     config,
@@ -148,6 +181,8 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     health,
     admin,
     lb: { views, tracker },
+    weight,
+    agentCheck,
     verdict: () => current,
     status,
     async start() {
@@ -155,10 +190,12 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
       await store.start()
       tomcat.setAdminState(store.current?.state ?? null)
       tomcat.start()
+      await weight.load()
       current = decideNow()
       started = true
       metrics.setAdminState(store.current?.state ?? null)
       metrics.setEffectiveState(current.state)
+      weight.onAgentStart(current.state)
       logger.info({ state: current.state, cause: current.cause, why: current.why }, `answering ${current.httpStatus} (${current.state})`)
     },
     reopenFiles() {
@@ -167,7 +204,8 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     async close() {
       // Open waits would hold the admin listener's close: end them first.
       tracker.close()
-      await Promise.allSettled([health.close(), admin.close()])
+      await Promise.allSettled([health.close(), admin.close(), agentCheck?.close()])
+      weight.close()
       await tomcat.close()
       await store.close()
       audit.close()

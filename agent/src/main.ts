@@ -38,12 +38,14 @@ async function run(argv: string[]): Promise<void> {
   await agent.start()
   const health = await listenOn(agent.health, config.listen)
   const admin = await listenOn(agent.admin, config.adminListen)
+  const agentCheck = agent.agentCheck ? await agent.agentCheck.listen(config.agentCheckListen) : null
   warnIfAdminExposed(config, log)
   log.logger.info(
     {
       version: PACKAGE_VERSION,
       health: formatListenAddress(health),
       admin: formatListenAddress(admin),
+      agentCheck: agentCheck ? formatListenAddress(agentCheck) : null,
       checkPath: config.checkPath,
       stateFile: config.stateFile,
       auditFile: config.auditFile,
@@ -51,7 +53,7 @@ async function run(argv: string[]): Promise<void> {
       configFile: config.configFile,
       state: agent.verdict().state,
     },
-    `${PACKAGE_NAME} ${PACKAGE_VERSION}: health on ${formatListenAddress(health)}${config.checkPath}, admin on ${formatListenAddress(admin)}, state file ${config.stateFile}`,
+    `${PACKAGE_NAME} ${PACKAGE_VERSION}: health on ${formatListenAddress(health)}${config.checkPath}, admin on ${formatListenAddress(admin)}${agentCheck ? `, agent check on ${formatListenAddress(agentCheck)}` : ''}, state file ${config.stateFile}`,
   )
 }
 

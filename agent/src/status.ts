@@ -3,6 +3,8 @@ import type { StateRecord } from './state/model.js'
 import type { Verdict } from './state/effective.js'
 import type { TomcatStatus } from './tomcat/monitor.js'
 import type { Confirmation } from './lb/confirm.js'
+import type { AgentCheckStatus } from './agentcheck/server.js'
+import type { WeightStatus } from './agentcheck/weight.js'
 
 /** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
 export interface AgentStatus {
@@ -22,4 +24,7 @@ export interface AgentStatus {
     views: number
     confirmation: Confirmation | null
   }
+  /** The weight the agent check reports, with the ramp and override behind it. */
+  weight: WeightStatus
+  agentCheck: AgentCheckStatus
 }

@@ -45,7 +45,7 @@ export function describeEndpoint(endpoint: AgentEndpoint): string {
 export function callAgent<T>(
   endpoint: AgentEndpoint,
   token: string,
-  method: 'GET' | 'PUT',
+  method: 'GET' | 'PUT' | 'DELETE',
   path: string,
   body: unknown,
   timeoutMs: number,

@@ -14,6 +14,7 @@ import type { WaitEvent } from '../lb/tracker.js'
 import { callAgent, ClientError, parseAgentUrl, streamAgent, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
 import { lbLine, outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
+import { describeWeight, describeWeightChange, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 
 export const AGENT_URL_ENV = `${ENV_PREFIX}URL`
 const REQUEST_TIMEOUT_MS = 10_000
@@ -30,6 +31,8 @@ Commands:
   ready                  take traffic (load balancers get 200)
   drain                  no new sessions; in-flight and persistent ones finish (404)
   down                   out of the farm (500)
+  weight N% [--for DUR]  agent-check weight override, 1% to 100% (DUR: 600, 90s, 10m, 2h, 1d)
+  weight clear           end the override: the ramp or 100% applies again
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
@@ -42,6 +45,7 @@ Options:
   --timeout SECONDS      give up waiting after this long: exit 1, the state stays set
                          (default 300; 0 waits for ever)
   --force-after SECONDS  stop waiting after this long and go on anyway: exit 0 with a warning
+  --for DURATION         with weight N%: the override ends by itself after this long
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
                          env ${AGENT_URL_ENV} (default: the agent's --admin-listen)
   --token-file PATH      admin token (default: the agent's, DATA_DIR/admin-token)
@@ -61,7 +65,8 @@ Exit codes:
 const CLI_SETTINGS = ['tokenFile', 'dataDir'].map((name) => settingInfo(name) as SettingInfo)
 
 interface Invocation {
-  command: 'status' | AdminState
+  command: 'status' | 'weight' | AdminState
+  weight?: WeightCommand
   json: boolean
   /** With --wait: seconds, 0 meaning never. */
   wait: { timeout: number; forceAfter: number } | null
@@ -95,17 +100,20 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       wait: { type: 'boolean' },
       timeout: { type: 'string' },
       'force-after': { type: 'string' },
+      for: { type: 'string' },
     },
     CLI_SETTINGS,
   )
   if (cli.options.help) return 'help'
   if (cli.options.version) return 'version'
   const [command, ...rest] = cli.positionals
-  if (!command) throw new UsageError('missing command: expected one of status, ready, drain, down (see --help)')
-  if (command !== 'status' && !(ADMIN_STATES as readonly string[]).includes(command)) {
-    throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down`)
+  if (!command) throw new UsageError('missing command: expected one of status, ready, drain, down, weight (see --help)')
+  if (command !== 'status' && command !== 'weight' && !(ADMIN_STATES as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down, weight`)
   }
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
+  const weight = command === 'weight' ? parseWeightArgs(rest, cli.options.for as string | undefined) : undefined
+  if (command !== 'weight' && cli.options.for !== undefined) throw new UsageError('--for goes with weight N%')
+  if (command !== 'weight' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
   if (command === 'status' && cli.options.reason !== undefined) throw new UsageError('--reason goes with ready, drain or down, not status')
   const wait = parseWait(command, cli.options)
 
@@ -123,6 +131,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   }
   return {
     command: command as Invocation['command'],
+    weight,
     json: cli.options.json === true,
     wait,
     reason: cli.options.reason as string | undefined,
@@ -177,6 +186,7 @@ function describeStatus(status: AgentStatus): string {
   const problem = status.stateFile.problem
   lines.push(`state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`)
   lines.push(...describeLoadBalancers(status))
+  lines.push(...describeWeight(status))
   lines.push(`agent       ${status.agent.name} ${status.agent.version} (node ${status.agent.node}, pid ${status.agent.pid})`)
   return `${lines.join('\n')}\n`
 }
@@ -195,6 +205,12 @@ async function run(argv: string[]): Promise<number> {
   if (command === 'status') {
     const status = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)
     process.stdout.write(invocation.json ? `${JSON.stringify(status, null, 2)}\n` : describeStatus(status))
+    return EXIT.OK
+  }
+  if (command === 'weight') {
+    const { method, body } = weightRequest(invocation.weight as WeightCommand, { reason: invocation.reason, by: invocation.by })
+    const after = await callAgent<AgentStatus>(endpoint, token, method, '/v1/weight', body, REQUEST_TIMEOUT_MS)
+    process.stdout.write(invocation.json ? `${JSON.stringify(after, null, 2)}\n` : `${describeWeightChange(invocation.weight as WeightCommand, after)}\n`)
     return EXIT.OK
   }
   const before = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)

@@ -132,6 +132,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
     stateFile: pathOr(config.stateFile, 'state'),
     auditFile: pathOr(config.auditFile, 'audit.log'),
     tokenFile: pathOr(config.tokenFile, 'admin-token'),
+    weightFile: pathOr(config.weightFile, 'weight.json'),
     logFile: config.logFile ? resolve(cwd, config.logFile) : '',
     tomcatManagerCredentialsFile: config.tomcatManagerCredentialsFile ? resolve(cwd, config.tomcatManagerCredentialsFile) : '',
     configFile,

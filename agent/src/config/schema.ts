@@ -23,6 +23,8 @@ function isPlainHttpUrl(value: string): boolean {
     return false
   }
 }
+// HAProxy's agent check speaks TCP only: no unix: here.
+FormatRegistry.Set('optional-tcp-listen-address', (value) => value === '' || parseListenAddress(value)?.kind === 'tcp')
 
 /**
  * Every setting of the agent, in one place: its type, default, help text and what a valid
@@ -75,6 +77,59 @@ export const ConfigSchema = Type.Object(
       format: 'url-path',
       description: 'path the load balancers check (GET, HEAD, OPTIONS): 200 ready, 404 drain, 500 down',
       expected: 'a URL path starting with / such as /health',
+      placeholder: 'PATH',
+    }),
+    agentCheckListen: Type.String({
+      default: '',
+      format: 'optional-tcp-listen-address',
+      description: 'HAProxy agent-check listener (TCP, read-only): answers each connection with one line from the same state, e.g. "ready up 100%"; off when empty',
+      expected: 'HOST:PORT such as 0.0.0.0:9992 (TCP only), or empty for off',
+      placeholder: 'HOST:PORT',
+    }),
+    agentCheckTimeoutMs: Type.Integer({
+      default: 5000,
+      minimum: 100,
+      maximum: 60000,
+      description: 'an agent-check connection idle or unread for this long is closed',
+      expected: 'an integer number of milliseconds from 100 to 60000',
+      placeholder: 'MS',
+    }),
+    agentCheckMaxconn: Type.Integer({
+      default: 100,
+      minimum: 1,
+      maximum: 10000,
+      description: 'agent-check connections open at once; more are closed at once (HAProxy counts that as no answer, not a failure)',
+      expected: 'an integer from 1 to 10000',
+      placeholder: 'N',
+    }),
+    weightRampStartPercent: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 100,
+      description: 'agent-check weight ramp: the weight (% of the server\'s HAProxy weight) reported when the server becomes ready again',
+      expected: 'an integer percentage from 1 to 100',
+      placeholder: 'N',
+    }),
+    weightRampMs: Type.Integer({
+      default: 60000,
+      minimum: 0,
+      maximum: 3600000,
+      description: 'agent-check weight ramp: time from the start weight to 100% after the server becomes ready again; 0 for no ramp',
+      expected: 'an integer number of milliseconds from 0 to 3600000',
+      placeholder: 'MS',
+    }),
+    weightRampSteps: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 100,
+      description: 'agent-check weight ramp: number of equal increases from the start weight to 100%',
+      expected: 'an integer from 1 to 100',
+      placeholder: 'N',
+    }),
+    weightFile: Type.String({
+      default: '',
+      description: 'where a weight override set with agentctl weight is kept across restarts (default DATA_DIR/weight.json)',
+      expected: 'a file path',
       placeholder: 'PATH',
     }),
     initialState: Type.Union([Type.Literal('ready'), Type.Literal('drain'), Type.Literal('down')], {

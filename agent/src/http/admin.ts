@@ -7,8 +7,8 @@ import { bearerMatches } from './token.js'
 import { registerWaitRoute, type StartWait } from './wait.js'
 
 export const ADMIN_BODY_LIMIT = 16 * 1024
-const MAX_REASON = 500
-const MAX_BY = 100
+export const MAX_REASON = 500
+export const MAX_BY = 100
 
 export interface AdminDeps {
   token: string
@@ -25,7 +25,7 @@ export interface StateRequest {
   by?: string
 }
 
-function optionalText(body: Record<string, unknown>, key: string, max: number): string | undefined {
+export function optionalText(body: Record<string, unknown>, key: string, max: number): string | undefined {
   const value = body[key]
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'string') {

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { AdminState } from './model.js'
+import { isAdminState, type AdminState } from './model.js'
 
 export type ChangeSource = 'file' | 'api' | 'initial' | 'restored'
 
@@ -9,6 +9,19 @@ export interface AuditEntry {
   from: AdminState | null
   to: AdminState
   source: ChangeSource
+  reason: string | null
+  by: string | null
+}
+
+/** A change of the agent-check weight override, in the same log; `kind` tells it from a state change. */
+export interface WeightAuditEntry {
+  time: string
+  kind: 'weight'
+  /** The override before and after, as `N%`; null for none. */
+  from: string | null
+  to: string | null
+  until: string | null
+  source: 'api' | 'expired'
   reason: string | null
   by: string | null
 }
@@ -31,7 +44,7 @@ export class AuditLog {
     this.fd = openSync(this.path, 'a', 0o640)
   }
 
-  append(entry: AuditEntry): void {
+  append(entry: AuditEntry | WeightAuditEntry): void {
     if (this.fd === null) this.open()
     writeSync(this.fd as number, `${JSON.stringify(entry)}\n`)
   }
@@ -46,7 +59,7 @@ export class AuditLog {
     this.fd = null
   }
 
-  /** The newest entry that parses, read from the file's tail; null when there is none. */
+  /** The newest state entry that parses, read from the file's tail; null when there is none. */
   lastEntry(): AuditEntry | null {
     let fd: number
     try {
@@ -62,8 +75,9 @@ export class AuditLog {
       const lines = buffer.toString('utf8').split('\n').reverse()
       for (const line of lines) {
         try {
-          const entry = JSON.parse(line) as AuditEntry
-          if (entry && typeof entry.to === 'string') return entry
+          const entry = JSON.parse(line) as AuditEntry & { kind?: string }
+          // Other kinds of entries (a weight override) are not states to restore.
+          if (entry && entry.kind === undefined && isAdminState(entry.to)) return entry
         } catch {
           // a torn or partial line at the cut: look further back
         }

@@ -21,6 +21,8 @@ export interface RunningAgent {
   logFile: string
   healthPort: number
   adminPort: number
+  /** Port of the agent-check listener; 0 when `agentCheckListen` is not among the flags. */
+  agentCheckPort: number
   healthUrl: string
   adminUrl: string
   token: string
@@ -43,6 +45,7 @@ export async function startAgent(t: Test, flags: Record<string, string> = {}, di
   await agent.start()
   const health = await listenOn(agent.health, config.listen)
   const admin = await listenOn(agent.admin, config.adminListen)
+  const agentCheckPort = agent.agentCheck ? (await agent.agentCheck.listen(config.agentCheckListen)).port : 0
   const healthPort = health.kind === 'tcp' ? health.port : 0
   const adminPort = admin.kind === 'tcp' ? admin.port : 0
   const healthUrl = `http://127.0.0.1:${healthPort}`
@@ -54,6 +57,7 @@ export async function startAgent(t: Test, flags: Record<string, string> = {}, di
     logFile,
     healthPort,
     adminPort,
+    agentCheckPort,
     healthUrl,
     adminUrl,
     token,

@@ -40,11 +40,23 @@ export function haproxyCommand(socket: string, line: string, timeoutMs = 5000): 
   })
 }
 
+/** One CSV line; HAProxy quotes a field that holds a comma or a quote (a check description can). */
+function splitCsv(line: string): string[] {
+  const fields: string[] = []
+  const pattern = /("(?:[^"]|"")*"|[^,]*)(,|$)/g
+  for (const match of line.matchAll(pattern)) {
+    const field = match[1] as string
+    fields.push(field.startsWith('"') ? field.slice(1, -1).replace(/""/g, '"') : field)
+    if (match[2] === '') break
+  }
+  return fields
+}
+
 /** `show stat` CSV as objects keyed by the header's column names (pxname, svname, status, scur, ...). */
 export function parseShowStat(csv: string): Array<Record<string, string>> {
   const lines = csv.split('\n').filter((l) => l.length > 0)
   const header = (lines.shift() ?? '').replace(/^# /, '').split(',')
-  return lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [header[i] ?? String(i), v])))
+  return lines.map((line) => Object.fromEntries(splitCsv(line).map((v, i) => [header[i] ?? String(i), v])))
 }
 
 /**

@@ -1,0 +1,76 @@
+import type { AgentStatus } from '../status.js'
+import { UsageError } from './exit-codes.js'
+
+export type WeightCommand = { action: 'set'; percent: number; expiresInSeconds?: number } | { action: 'clear' }
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+
+/** `90`, `90s`, `10m`, `2h`, `1d`, or a sum such as `1h30m`, in whole seconds. */
+export function parseDuration(text: string): number | null {
+  const trimmed = text.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  if (!/^(\d+[smhd])+$/.test(trimmed)) return null
+  let seconds = 0
+  for (const [, amount, unit] of trimmed.matchAll(/(\d+)([smhd])/g)) seconds += Number(amount) * (UNITS[unit as string] as number)
+  return seconds
+}
+
+/** `agentctl weight 50% [--for 10m]` or `agentctl weight clear`. */
+export function parseWeightArgs(args: string[], forText: string | undefined): WeightCommand {
+  const [value, ...rest] = args
+  if (value === undefined) throw new UsageError('weight: expected a percentage such as 50% or "clear" (see --help)')
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" after weight ${value}`)
+  if (value === 'clear') {
+    if (forText !== undefined) throw new UsageError('--for goes with weight N%, not weight clear')
+    return { action: 'clear' }
+  }
+  const match = /^(\d{1,3})%?$/.exec(value)
+  const percent = match ? Number(match[1]) : NaN
+  if (!(percent >= 1 && percent <= 100)) {
+    throw new UsageError(`weight: expected 1% to 100% or "clear", got "${value}"${percent === 0 ? ' (to take the server out, use agentctl drain)' : ''}`)
+  }
+  if (forText === undefined) return { action: 'set', percent }
+  const seconds = parseDuration(forText)
+  if (seconds === null || seconds < 1) throw new UsageError(`--for: expected a duration such as 600, 90s, 10m, 2h or 1d, got "${forText}"`)
+  return { action: 'set', percent, expiresInSeconds: seconds }
+}
+
+/** The request body for the admin API. */
+export function weightRequest(command: WeightCommand, who: { reason?: string; by: string }): { method: 'PUT' | 'DELETE'; body: Record<string, unknown> } {
+  if (command.action === 'clear') return { method: 'DELETE', body: { reason: who.reason, by: who.by } }
+  return { method: 'PUT', body: { weight: `${command.percent}%`, expiresInSeconds: command.expiresInSeconds, reason: who.reason, by: who.by } }
+}
+
+/** The status lines about the weight and the agent check (absent from agents that predate them). */
+export function describeWeight(status: AgentStatus): string[] {
+  const w = status.weight
+  const a = status.agentCheck
+  if (!w || !a) return []
+  let why: string
+  switch (w.source) {
+    case 'override':
+      why = `override${w.override?.until ? ` until ${w.override.until}` : ' until cleared'}${w.override?.by ? ` by ${w.override.by}` : ''}${w.override?.reason ? `: ${w.override.reason}` : ''}`
+      break
+    case 'ramp':
+      why = w.ramp ? `ramp step ${w.ramp.step}/${w.ramp.steps}, ${Math.round(w.ramp.progress * 100)}% of the way, 100% at ${w.ramp.endsAt}` : 'ramp'
+      break
+    case 'ramp-pending':
+      why = `not ready: a return to ready starts a ramp at ${w.settings.startPercent}%`
+      break
+    default:
+      why = 'full'
+  }
+  const lines = [`weight      ${w.percent}% (${why})`]
+  if (w.source === 'override' && w.ramp) lines.push(`            a ramp is under way behind the override: step ${w.ramp.step}/${w.ramp.steps}`)
+  if (!w.file.ok) lines.push(`            weight file problem: ${w.file.problem}`)
+  lines.push(a.listen ? `agent check ${a.listen} answers "${a.reply}"` : 'agent check off (--agent-check-listen); the HTTP check cannot carry a weight')
+  return lines
+}
+
+export function describeWeightChange(command: WeightCommand, after: AgentStatus): string {
+  const now = `the agent check now reports ${after.weight.percent}%`
+  if (command.action === 'clear') return `weight: override cleared; ${now} (${after.weight.source})`
+  const until = after.weight.override?.until ? ` until ${after.weight.override.until}` : ' until cleared'
+  const note = after.agentCheck.listen ? '' : '\nnote: the agent check is off (--agent-check-listen): HAProxy sees no weight until it is on'
+  return `weight: override ${command.percent}%${until}; ${now}${note}`
+}
