@@ -59,3 +59,19 @@ t.test('the check can fail: a broken snippet is refused', async (t) => {
   t.not(result.code, 0)
   t.match(result.output, /unknown keyword 'weight:50'/)
 })
+
+t.test('the httpchk backend snippet has what the drain needs', async (t) => {
+  const text = readFileSync(join(SNIPPETS, 'httpchk-backend.cfg'), 'utf8')
+  for (const line of ['option httpchk GET /health', 'http-check disable-on-404', 'http-check send-state', 'check port 9990']) {
+    t.match(text, line)
+  }
+})
+
+t.test('the ldirectord example checks the agent and expects "ready"', async (t) => {
+  // ldirectord is not packaged with the tests; its file is checked for the settings that matter.
+  const text = readFileSync(join(SNIPPETS, 'ldirectord.cf'), 'utf8')
+  t.match(text, /^\s+checkport=9990$/m)
+  t.match(text, /^\s+request="health"$/m)
+  t.match(text, /^\s+receive="ready"$/m)
+  t.match(text, /^quiescent=yes$/m)
+})
