@@ -11,7 +11,9 @@ t.test('status, drain, down and ready against a running agent', async (t) => {
 
   const status = await agentctl(['status'], env)
   t.equal(status.code, 0, status.stderr)
-  t.match(status.stdout, /^effective +ready \(HTTP 200\)\nadmin +ready since \S+ by health-agent: initial state\nstate file .*: ok\nagent +tomcat-health-agent /)
+  t.match(status.stdout, /^effective +ready \(HTTP 200\)\nadmin +ready since \S+ by health-agent: initial state\n/)
+  t.match(status.stdout, /^state file .*: ok$/m)
+  t.match(status.stdout, /^agent +tomcat-health-agent /m)
 
   const drain = await agentctl(['drain', '--reason', 'deploy v42', '--by', 'alice'], env)
   t.equal(drain.code, 0, drain.stderr)

@@ -118,6 +118,16 @@ ${users.map((u) => `  <user username="${escapeXml(u.name)}" password="${escapeXm
 `
 }
 
+function killByPidFile(pidFile: string): void {
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0
+  if (!(pid > 0)) return
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
+}
+
 export class Tomcat {
   readonly name: string
   readonly base: string
@@ -164,6 +174,8 @@ export class Tomcat {
     const tomcat = new Tomcat({ name, base, httpPort, shutdownPort, javaOpts: options.javaOpts ?? DEFAULT_JAVA_OPTS })
     t.teardown(async () => {
       await tomcat.kill('SIGKILL')
+      // A Tomcat started as a daemon (catalina.sh start, by a script) is known by its pid file only.
+      killByPidFile(tomcat.pidFile)
       rmSync(base, { recursive: true, force: true })
     })
     return tomcat
