@@ -151,7 +151,6 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
     const agentDir = join(dir, `agent-${name}`)
     const agent = await spawnAgent(t, [
       '--data-dir', agentDir,
-      '--log-level', 'warn',
       '--tomcat-url', `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
       '--tomcat-interval-ms', '200',
       '--tomcat-timeout-ms', '1000',
