@@ -10,6 +10,7 @@ Usage: scripts/install-system-deps.sh [--bench] [--check] [--help]
 Installs with apt-get, as root, the system packages the tests need:
   haproxy      the load balancer the integration tests put in front of the agent
   tomcat10     the application server the agent watches (with a Java runtime)
+  tomcat10-admin  its manager application (busy threads and sessions for the drain)
   socat, curl  used by the scripts and tests to talk to sockets and URLs
 
 Options:
@@ -35,7 +36,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 socat curl)
+packages=(haproxy tomcat10 tomcat10-admin socat curl)
 services=(haproxy tomcat10)
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk ansible)
