@@ -7,6 +7,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs scripts/bundle.mjs
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY agent/src agent/src
 RUN npm run build && npm prune --omit=dev
@@ -19,10 +20,9 @@ ENV NODE_ENV=production \
 WORKDIR /opt/tomcat-health-agent
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist/agent/src ./dist/agent/src
+COPY --from=build /src/dist/bin ./dist/bin
 COPY scripts ./scripts
-RUN ln -s /opt/tomcat-health-agent/dist/agent/src/cli/agentctl.js /usr/local/bin/agentctl \
- && chmod +x dist/agent/src/cli/agentctl.js dist/agent/src/main.js \
+RUN ln -s /opt/tomcat-health-agent/dist/bin/agentctl.mjs /usr/local/bin/agentctl \
  && mkdir -p /var/lib/tomcat-health-agent && chown node:node /var/lib/tomcat-health-agent
 # The state, audit log and admin token live here: keep them on a volume so a new container keeps the state.
 VOLUME /var/lib/tomcat-health-agent
@@ -33,4 +33,4 @@ EXPOSE 9990
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const p=(process.env.HEALTH_AGENT_LISTEN||'0.0.0.0:9990').split(':').pop();require('http').get({host:'127.0.0.1',port:p,path:'/'},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/agent/src/main.js"]
+ENTRYPOINT ["node", "dist/bin/health-agent.mjs"]

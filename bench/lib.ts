@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { PACKAGE_ROOT } from '../agent/src/package-info.js'
 
-export const AGENT_BIN = join(PACKAGE_ROOT, 'dist/agent/src/main.js')
+export const AGENT_BIN = join(PACKAGE_ROOT, 'dist/bin/health-agent.mjs')
 
 /** What every part gets: a scratch folder and a way to register cleanups that run even on failure. */
 export interface BenchContext {

@@ -30,8 +30,8 @@ step() {
 find_agentctl() {
   if [ -n "${AGENTCTL:-}" ]; then
     echo "$AGENTCTL"
-  elif [ -f "$SCRIPTS_DIR/../dist/agent/src/cli/agentctl.js" ]; then
-    echo "node $SCRIPTS_DIR/../dist/agent/src/cli/agentctl.js"
+  elif [ -f "$SCRIPTS_DIR/../dist/bin/agentctl.mjs" ]; then
+    echo "node $SCRIPTS_DIR/../dist/bin/agentctl.mjs"
   elif command -v agentctl >/dev/null 2>&1; then
     echo agentctl
   else

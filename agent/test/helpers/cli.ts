@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 
-export const AGENTCTL_BIN = join(PACKAGE_ROOT, 'dist/agent/src/cli/agentctl.js')
-export const AGENT_BIN = join(PACKAGE_ROOT, 'dist/agent/src/main.js')
+export const AGENTCTL_BIN = join(PACKAGE_ROOT, 'dist/bin/agentctl.mjs')
+export const AGENT_BIN = join(PACKAGE_ROOT, 'dist/bin/health-agent.mjs')
 
 export interface CliResult {
   code: number | null

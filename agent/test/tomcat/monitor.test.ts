@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { PACKAGE_ROOT } from '../../src/package-info.js'
+import { AGENTCTL_BIN } from '../helpers/cli.js'
 import type { AgentStatus } from '../../src/status.js'
 import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
 import { startHttpServer } from '../helpers/http-server.js'
@@ -144,8 +144,8 @@ t.test('the warm-up gate: 500 while warming up, then the admin state; progress i
   t.match(during.effective, { state: 'down', cause: 'warmup', why: /^warming tomcat up: 1 of 4 requests done, 0 failed$/ })
   t.equal((await agent.check()).status, 500)
 
-  if (existsSync(join(PACKAGE_ROOT, 'dist/agent/src/cli/agentctl.js'))) {
-    const { stdout } = await run(process.execPath, [join(PACKAGE_ROOT, 'dist/agent/src/cli/agentctl.js'), 'status', '--agent', agent.adminUrl, '--token-file', agent.agent.config.tokenFile], {
+  if (existsSync(AGENTCTL_BIN)) {
+    const { stdout } = await run(process.execPath, [AGENTCTL_BIN, 'status', '--agent', agent.adminUrl, '--token-file', agent.agent.config.tokenFile], {
       // tap's TypeScript loader is for the tests, not for the built CLI.
       env: { ...process.env, NODE_OPTIONS: '' },
     })
@@ -154,7 +154,7 @@ t.test('the warm-up gate: 500 while warming up, then the admin state; progress i
     t.match(stdout, /^probe {7}GET http:\/\/127\.0\.0\.1:\d+\/app\/health every 50 ms, timeout 500 ms, fall 2, rise 2, startup policy down$/m)
     t.match(stdout, /^warm-up {5}running for [\d.]+ s: 1 of 4 requests, 0 failed$/m)
   } else {
-    t.fail('dist/agent/src/cli/agentctl.js is missing: run `npm run build` (npm test does) to test agentctl')
+    t.fail(`${AGENTCTL_BIN} is missing: run npm run build (npm test does) to test agentctl`)
   }
 
   release()
