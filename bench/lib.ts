@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { PACKAGE_ROOT } from '../agent/src/package-info.js'
+import type { Teardowns } from '../agent/test/helpers/system.js'
 
 export const AGENT_BIN = join(PACKAGE_ROOT, 'dist/agent/src/main.js')
 
@@ -21,8 +22,25 @@ export function newContext(): BenchContext {
   return { tmp, cleanups, log: (m) => process.stderr.write(`bench: ${m}\n`) }
 }
 
+/** Runs every cleanup, newest first, once; one that fails is reported and the others still run. */
 export async function runCleanups(ctx: BenchContext): Promise<void> {
-  for (const cleanup of ctx.cleanups.reverse()) await cleanup()
+  const cleanups = ctx.cleanups.splice(0).reverse()
+  for (const cleanup of cleanups) {
+    try {
+      await cleanup()
+    } catch (err) {
+      ctx.log(`cleanup failed: ${(err as Error).message}`)
+    }
+  }
+}
+
+/**
+ * The test helpers' teardown registrar (what a tap Test offers, `t.teardown(fn)`), backed by the
+ * part's cleanups: the end-to-end stack's Tomcats, agents and HAProxy are killed at the part's
+ * end, also when it fails.
+ */
+export function registrar(ctx: BenchContext): Teardowns {
+  return { teardown: (fn) => ctx.cleanups.push(async () => void (await fn())) }
 }
 
 export function freePort(): Promise<number> {
