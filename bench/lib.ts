@@ -99,8 +99,15 @@ export async function startAgentProcess(ctx: BenchContext, name: string, extraAr
   const child = spawn(
     process.execPath,
     [AGENT_BIN, '--data-dir', dataDir, '--listen', `127.0.0.1:${healthPort}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   )
+  // Its warnings (a failed file watcher, say) explain odd figures: passed on, one line each.
+  let partial = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) if (line.trim()) ctx.log(`agent ${name}: ${line}`)
+  })
   ctx.cleanups.push(() => stopChild(child))
   await until(`agent ${name} to answer`, async () => (await fetch(`http://127.0.0.1:${healthPort}/health`)).status > 0)
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()
