@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`)
-  const markdown = renderResults(results)
+  const markdown = renderResults(results, join(PACKAGE_ROOT, 'bench/FINDINGS.md'))
   writeFileSync(join(PACKAGE_ROOT, 'bench/RESULTS.md'), markdown)
   process.stdout.write(markdown)
   return failed > 0 ? 1 : 0

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../agent/src/package-info.js'
 import { startStack, writeAppWar, type Stack } from '../../agent/test/e2e/stack.js'
-import { allUp, loadSummary, parseDeploySteps, servedVersions, stepBreakdown, timedRollingDeploy, underLoad, watchStatuses, type TimedLine } from '../deploy.js'
+import { allUp, loadSummary, parseDeploySteps, servedVersions, stepBreakdown, timedRollingDeploy, underLoad, watchStatuses, type StatusChange, type TimedLine } from '../deploy.js'
 import { registrar, requireCommand, round, type BenchContext } from '../lib.js'
 
 const PLAYBOOK = join(PACKAGE_ROOT, 'bench/ansible/roll.yml')
@@ -114,6 +114,15 @@ function taskTimes(run: PlaybookRun): Array<{ host: string; total_s: number; tas
   ]
 }
 
+/** Seconds from `since` until the last server of the time line turned UP for good. */
+function wholeAgain(changes: StatusChange[], since: number): number | null {
+  const last = new Map<string, StatusChange>()
+  for (const change of changes) last.set(change.server, change)
+  const finals = [...last.values()]
+  if (finals.some((c) => c.status !== 'UP')) return null
+  return round((Math.max(...finals.map((c) => c.at)) - since) / 1000, 2)
+}
+
 function writeVars(ctx: BenchContext, stack: Stack, war: string): string {
   const file = join(ctx.tmp, 'ansible-vars.json')
   const vars = {
@@ -149,15 +158,18 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const varsFile = writeVars(ctx, stack, v2)
   const ansibleWatch = watchStatuses(stack)
   const ansible = await underLoad(stack, ['v1', 'v2'], () => runPlaybook(ctx, varsFile))
-  const ansibleTimeline = await ansibleWatch.stop()
   if (ansible.result.code !== 0) throw new Error(`ansible-playbook exited ${ansible.result.code}:\n${ansible.result.output}`)
+  // The playbook may end before the last server is back: the watch goes on until all are UP.
+  await allUp(stack)
+  const ansibleTimeline = await ansibleWatch.stop()
   const afterAnsible = await servedVersions(stack)
   if (afterAnsible.some((v) => v !== 'v2')) throw new Error(`after the Ansible roll the Tomcats serve ${afterAnsible.join(', ')}`)
-  await allUp(stack)
 
   ctx.log('peer: rolling-deploy v2 -> v3 under the same load')
   const oursWatch = watchStatuses(stack)
+  const oursStart = Date.now()
   const ours = await underLoad(stack, ['v2', 'v3'], () => timedRollingDeploy(inventory, v3))
+  await allUp(stack)
   const oursTimeline = await oursWatch.stop()
   if (ours.result.code !== 0) throw new Error(`rolling-deploy exited ${ours.result.code}:\n${ours.result.output}`)
   const afterOurs = await servedVersions(stack)
@@ -171,6 +183,9 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     ratio: round(agentS / ansibleS, 3),
     ansible_failed: ansible.report.failed,
     agent_failed: ours.report.failed,
+    // Until HAProxy had every server UP again (the playbook can end with the last one still DOWN).
+    ansible_until_all_up_s: wholeAgain(ansibleTimeline, ansible.result.startedAt),
+    agent_until_all_up_s: wholeAgain(oursTimeline, oursStart),
     ansible: {
       version: versionLine('ansible-playbook', ['--version']).split('\n')[0],
       community_general: communityGeneral,
