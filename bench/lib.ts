@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { PACKAGE_ROOT } from '../agent/src/package-info.js'
+import type { Teardowns } from '../agent/test/helpers/system.js'
 
 export const AGENT_BIN = join(PACKAGE_ROOT, 'dist/bin/health-agent.mjs')
 
@@ -21,8 +22,25 @@ export function newContext(): BenchContext {
   return { tmp, cleanups, log: (m) => process.stderr.write(`bench: ${m}\n`) }
 }
 
+/** Runs every cleanup, newest first, once; one that fails is reported and the others still run. */
 export async function runCleanups(ctx: BenchContext): Promise<void> {
-  for (const cleanup of ctx.cleanups.reverse()) await cleanup()
+  const cleanups = ctx.cleanups.splice(0).reverse()
+  for (const cleanup of cleanups) {
+    try {
+      await cleanup()
+    } catch (err) {
+      ctx.log(`cleanup failed: ${(err as Error).message}`)
+    }
+  }
+}
+
+/**
+ * The test helpers' teardown registrar (what a tap Test offers, `t.teardown(fn)`), backed by the
+ * part's cleanups: the end-to-end stack's Tomcats, agents and HAProxy are killed at the part's
+ * end, also when it fails.
+ */
+export function registrar(ctx: BenchContext): Teardowns {
+  return { teardown: (fn) => ctx.cleanups.push(async () => void (await fn())) }
 }
 
 export function freePort(): Promise<number> {
@@ -81,8 +99,15 @@ export async function startAgentProcess(ctx: BenchContext, name: string, extraAr
   const child = spawn(
     process.execPath,
     [AGENT_BIN, '--data-dir', dataDir, '--listen', `127.0.0.1:${healthPort}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   )
+  // Its warnings (a failed file watcher, say) explain odd figures: passed on, one line each.
+  let partial = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) if (line.trim()) ctx.log(`agent ${name}: ${line}`)
+  })
   ctx.cleanups.push(() => stopChild(child))
   await until(`agent ${name} to answer`, async () => (await fetch(`http://127.0.0.1:${healthPort}/health`)).status > 0)
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()

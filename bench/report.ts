@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs'
+
 type Results = Record<string, unknown>
 
 interface Target {
@@ -34,9 +36,135 @@ function row(cells: Array<string | number | undefined>): string {
   return `| ${cells.map((c) => (c === undefined ? '-' : String(c))).join(' | ')} |`
 }
 
-/** RESULTS.md: the machine, each target with its measured figure, and every figure of every part. */
-export function renderResults(results: Results): string {
+type Row = Record<string, unknown>
+const num = (v: unknown) => (typeof v === 'number' ? v : undefined)
+const sum = (rows: Row[], key: string) => rows.reduce((a, r) => a + (num(r[key]) ?? 0), 0)
+const fixed = (v: number | undefined, digits = 2) => (v === undefined ? undefined : v.toFixed(digits))
+
+/** The roll part's per-host breakdown against its floor, and where its overhead goes. */
+function rollSection(roll: Row | undefined): string[] {
+  const hosts = roll?.per_host as Row[] | undefined
+  if (!roll || !hosts) return []
+  const unavoidable = roll.unavoidable as Row
+  const floors = unavoidable.per_host as Row[]
+  const inFlight = num(unavoidable.in_flight_s) ?? 0
+  const inter = num(unavoidable.check_interval_s) ?? 0
+  const rise = num(unavoidable.rise_x_fastinter_s) ?? 0
+  const lines = [
+    '## Rolling deploy: where the time goes (`roll`)',
+    '',
+    `rolling-deploy of ${roll.hosts} Tomcats, v1 -> v2, under load: ${roll.total_s} s against a floor of ${roll.theoretical_min_s} s`,
+    `(ratio ${roll.overhead_ratio}), ${roll.failed} failed requests. Seconds per host, from the scripts' own step lines;`,
+    'the floor of each step below it, measured on the same stack in the same run.',
+    '',
+    row(['host', 'total', 'drain --wait', 'down --wait', 'stop', 'stage + swap', 'start', 'ready --wait', 'bash around the steps']),
+    row(['---', '---', '---', '---', '---', '---', '---', '---', '---']),
+  ]
+  for (const h of hosts) {
+    const f = floors.find((x) => x.host === h.host) ?? {}
+    lines.push(row([h.host as string, h.total_s as number, h.drain_s as number, h.down_s as number, h.stop_s as number, h.stage_and_swap_s as number, h.start_s as number, h.ready_s as number, h.scripts_s as number]))
+    lines.push(
+      row([
+        `${h.host} floor`,
+        f.sum_s as number,
+        fixed(inFlight + inter),
+        0,
+        f.stop_s as number,
+        0,
+        '-',
+        `${fixed((num(f.start_to_first_200_s) ?? 0) + (num(f.warmup_roll_s) ?? 0) + rise)} (start to first 200 + warm-up + rise x fastinter)`,
+        0,
+      ]),
+    )
+  }
+  const gaps = hosts.map((h) => ((h.timeline as Row | undefined)?.gaps ?? {}) as Row)
+  if (gaps.some((g) => Object.keys(g).length > 0)) {
+    const keys = Object.keys(gaps.find((g) => Object.keys(g).length > 0) as Row)
+    lines.push(
+      '',
+      'The same hosts as a time line: the gaps (seconds) between what the scripts printed, what HAProxy',
+      "showed (`show stat`, sampled every 50 ms) and what the agent recorded (Tomcat up after its probe's rise, warm-up done).",
+      '',
+      row(['host', ...keys.map((k) => k.replace(/_/g, ' '))]),
+      row(['---', ...keys.map(() => '---')]),
+      ...hosts.map((h, i) => row([h.host as string, ...keys.map((k) => (gaps[i] as Row)[k] as number | undefined)])),
+    )
+  }
+  const agentctl = roll.agentctl as Row | undefined
+  if (agentctl) {
+    lines.push(
+      '',
+      `Overhead ${roll.overhead_s} s in all. agentctl runs ${agentctl.calls_per_host} times per host (drain, down, ready); one call costs`,
+      `${agentctl.agentctl_status_s} s before it does anything (\`agentctl status\`, median of 5, against ${agentctl.node_bare_s} s for a bare \`node -e 0\`):`,
+      `${agentctl.total_s} s for the roll, ${fixed((num(agentctl.share_of_overhead) ?? 0) * 100, 0)}% of the overhead. The down steps (not in the floor) add`,
+      `${fixed(sum(hosts, 'down_s'))} s, bash around the steps ${fixed(sum(hosts, 'scripts_s'))} s.`,
+    )
+  }
+  return lines
+}
+
+/** The peer part: the Ansible module's roll against ours, per host, with what each failed. */
+function peerSection(peer: Row | undefined): string[] {
+  if (!peer) return []
+  const ansible = peer.ansible as Row
+  const ours = peer.agent as Row
+  const aHosts = (ansible.per_host as Row[]).filter((h) => /^t\d+$/.test(String(h.host)))
+  const oHosts = ours.per_host as Row[]
+  const startup = (ansible.per_host as Row[]).find((h) => !/^t\d+$/.test(String(h.host)))
+  const task = (h: Row, match: RegExp) => {
+    const tasks = h.tasks as Record<string, number>
+    return fixed(Object.entries(tasks).filter(([k]) => match.test(k)).reduce((a, [, v]) => a + v, 0))
+  }
+  const settings = ansible.module_settings as Row
+  const lines = [
+    '## Ours vs the Ansible haproxy module (`peer`)',
+    '',
+    `The same 3-host roll on one stack under the same load: ${ansible.version}, community.general ${ansible.community_general}`,
+    `(\`bench/ansible/roll.yml\`, wait_interval ${settings.wait_interval}, wait_retries ${settings.wait_retries}), then \`scripts/rolling-deploy\`.`,
+    '',
+    row(['', 'total (s)', 'until every server was UP again (s)', 'failed requests', 'HAProxy econ / eresp']),
+    row(['---', '---', '---', '---', '---']),
+    row(['Ansible', peer.ansible_s as number, peer.ansible_until_all_up_s as number, peer.ansible_failed as number, `${((ansible.load as Row).haproxy as Row).econ} / ${((ansible.load as Row).haproxy as Row).eresp}`]),
+    row(['rolling-deploy', peer.agent_s as number, peer.agent_until_all_up_s as number, peer.agent_failed as number, `${((ours.load as Row).haproxy as Row).econ} / ${((ours.load as Row).haproxy as Row).eresp}`]),
+    '',
+    `Per host, seconds (Ansible: from one task's banner to the next, its own overhead included; playbook start-up ${startup?.total_s ?? '-'} s):`,
+    '',
+    row(['host', 'Ansible', 'drain + wait', 'disable + wait', 'stop', 'remove + copy WAR', 'start', 'enable + wait', 'ours', 'ours: drain', 'down', 'stop', 'ready']),
+    row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---']),
+  ]
+  for (const h of aHosts) {
+    const o = oHosts.find((x) => x.host === h.host) ?? {}
+    lines.push(
+      row([
+        h.host as string,
+        h.total_s as number,
+        task(h, /^drain/),
+        task(h, /^disable/),
+        task(h, /^stop/),
+        task(h, /^(remove|copy)/),
+        task(h, /^start/),
+        task(h, /^enable/),
+        o.total_s as number,
+        o.drain_s as number,
+        o.down_s as number,
+        o.stop_s as number,
+        o.ready_s as number,
+      ]),
+    )
+  }
+  const timeline = ansible.haproxy_timeline as Row[] | undefined
+  if (timeline?.length) {
+    lines.push('', "HAProxy's status during the Ansible roll (seconds from just before the load started; the playbook started once the load was served):", '', `\`${timeline.map((c) => `${c.at_s} ${c.server} ${c.status}`).join(' | ')}\``)
+  }
+  return lines
+}
+
+/** RESULTS.md: the machine, each target with its measured figure, the findings, and every figure of every part. */
+export function renderResults(results: Results, findingsFile?: string): string {
   const machine = results.machine as Record<string, unknown>
+  const loads = Object.entries(results)
+    .filter(([part, figures]) => part !== 'machine' && Array.isArray((figures as Row | undefined)?.load_avg_1m))
+    .map(([part, figures]) => `${part} ${((figures as Row).load_avg_1m as number[]).join(' -> ')}`)
   const lines = [
     '# Benchmark results',
     '',
@@ -44,6 +172,7 @@ export function renderResults(results: Results): string {
     'matters is a ratio against a baseline measured in the same run, or a median of several runs.',
     '',
     `Machine: ${machine.cpus} x ${machine.cpu_model}, ${machine.memory_gib} GiB; Node.js ${machine.node}; agent ${machine.agent}; ${machine.haproxy}; ${machine.wrk}.`,
+    ...(loads.length ? ['', `1-minute load average before -> after each part: ${loads.join('; ')}.`] : []),
     '',
     '## Targets',
     '',
@@ -55,9 +184,15 @@ export function renderResults(results: Results): string {
     const met = value === undefined ? 'not measured' : (target.better === 'higher' ? value >= target.limit : value <= target.limit) ? 'yes' : '**no**'
     lines.push(row([`${target.label} (\`${target.key}\`)`, `${target.better === 'higher' ? '>=' : '<='} ${target.limit} ${target.unit}`, value === undefined ? undefined : `${value} ${target.unit}`, met]))
   }
+  if (findingsFile && existsSync(findingsFile)) lines.push('', readFileSync(findingsFile, 'utf8').trimEnd())
+  const roll = rollSection(results.roll as Row | undefined)
+  if (roll.length) lines.push('', ...roll)
+  const peer = peerSection(results.peer as Row | undefined)
+  if (peer.length) lines.push('', ...peer)
+  lines.push('', '## All figures')
   for (const [part, figures] of Object.entries(results)) {
     if (part === 'machine') continue
-    lines.push('', `## ${part}`, '', '```json', JSON.stringify(figures, null, 2), '```')
+    lines.push('', `### ${part}`, '', '```json', JSON.stringify(figures, null, 2), '```')
   }
   return `${lines.join('\n')}\n`
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../agent/src/package-info.js'
 import { commandVersion, newContext, runCleanups, type BenchContext } from './lib.js'
@@ -12,13 +12,16 @@ const PARTS: Record<string, () => Promise<Part>> = {
   reaction: async () => (await import('./parts/reaction.js')).run,
   footprint: async () => (await import('./parts/footprint.js')).run,
   scale: async () => (await import('./parts/scale.js')).run,
+  roll: async () => (await import('./parts/roll.js')).run,
+  peer: async () => (await import('./parts/peer.js')).run,
 }
 
 const HELP = `Usage: npm run bench [-- PART ...]
 
 Parts: ${Object.keys(PARTS).join(', ')} (default: all). Each part's figures replace its own
 keys in bench/results.json; bench/RESULTS.md is written again from all of them.
-Needs: npm run build (npm run bench does it), wrk (sudo scripts/install-system-deps.sh --bench).
+Needs: npm run build (npm run bench does it); wrk, Debian's ansible (peer), and haproxy and
+tomcat10 (roll, peer): sudo scripts/install-system-deps.sh --bench.
 `
 
 async function main(argv: string[]): Promise<number> {
@@ -44,22 +47,39 @@ async function main(argv: string[]): Promise<number> {
     wrk: commandVersion('wrk', ['--version']),
   }
   let failed = 0
+  let current: BenchContext | null = null
+  // Interrupted: the running part's processes (Tomcats, agents, HAProxy, playbook) go too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`bench: ${signal}: cleaning up\n`)
+      void (current ? runCleanups(current) : Promise.resolve()).finally(() => process.exit(130))
+    })
+  }
   for (const name of selected) {
     const ctx = newContext()
+    current = ctx
     const started = Date.now()
+    // Other work on the machine skews every figure: the 1-minute load average before and after says how much.
+    const loadBefore = loadavg()[0] as number
     try {
       process.stderr.write(`bench: ${name}...\n`)
       const figures = await (await (PARTS[name] as () => Promise<Part>)())(ctx)
-      results[name] = { ...figures, measured_at: new Date().toISOString(), took_s: Math.round((Date.now() - started) / 1000) }
+      results[name] = {
+        ...figures,
+        measured_at: new Date().toISOString(),
+        took_s: Math.round((Date.now() - started) / 1000),
+        load_avg_1m: [Math.round(loadBefore * 100) / 100, Math.round((loadavg()[0] as number) * 100) / 100],
+      }
     } catch (err) {
       failed++
       process.stderr.write(`bench: ${name} failed: ${(err as Error).stack ?? String(err)}\n`)
     } finally {
       await runCleanups(ctx)
+      current = null
     }
   }
   writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`)
-  const markdown = renderResults(results)
+  const markdown = renderResults(results, join(PACKAGE_ROOT, 'bench/FINDINGS.md'))
   writeFileSync(join(PACKAGE_ROOT, 'bench/RESULTS.md'), markdown)
   process.stdout.write(markdown)
   return failed > 0 ? 1 : 0

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import type { BenchContext } from './lib.js'
 
 export interface WrkResult {
+  /** Requests completed in the run. */
+  requests: number
   rps: number
   p50_ms: number
   p99_ms: number
@@ -25,7 +27,8 @@ export function parseWrk(output: string): WrkResult {
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0)
   const errors = (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx
   if (!Number.isFinite(rps)) throw new Error(`cannot read wrk output:\n${output}`)
-  return { rps, p50_ms: latency('50'), p99_ms: latency('99'), errors }
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? NaN)
+  return { requests, rps, p50_ms: latency('50'), p99_ms: latency('99'), errors }
 }
 
 /**

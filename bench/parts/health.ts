@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { freePort, median, requireCommand, round, startAgentProcess, stopChild, until, type BenchContext } from '../lib.js'
+import { cpuSeconds, freePort, median, requireCommand, round, startAgentProcess, stopChild, until, type BenchContext } from '../lib.js'
 import { runWrk, type WrkResult } from '../wrk.js'
 
 const BASELINE = `
@@ -13,13 +13,24 @@ http.createServer((req, res) => {
 const SECONDS = 4
 const ROUNDS = 3
 
-async function compare(ctx: BenchContext, agentUrl: string, baselineUrl: string, http10: boolean) {
-  const agent: WrkResult[] = []
-  const baseline: WrkResult[] = []
+/**
+ * wrk against one server, with the server's own CPU time per request: on a machine where wrk and
+ * the server share two cores, requests per second also measure wrk and the scheduler, while the
+ * server's CPU per request is its own cost.
+ */
+async function measured(ctx: BenchContext, pid: number, url: string, http10: boolean): Promise<WrkResult & { cpuUs: number }> {
+  const before = cpuSeconds(pid)
+  const result = await runWrk(ctx, url, { seconds: SECONDS, connections: http10 ? 8 : 32, http10 })
+  return { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / result.requests }
+}
+
+async function compare(ctx: BenchContext, agentUrl: string, baselineUrl: string, pids: { agent: number; baseline: number }, http10: boolean) {
+  const agent: Array<WrkResult & { cpuUs: number }> = []
+  const baseline: Array<WrkResult & { cpuUs: number }> = []
   // Alternate the two servers so that a noisy moment hurts both alike.
   for (let i = 0; i < ROUNDS; i++) {
-    agent.push(await runWrk(ctx, agentUrl, { seconds: SECONDS, connections: http10 ? 8 : 32, http10 }))
-    baseline.push(await runWrk(ctx, baselineUrl, { seconds: SECONDS, connections: http10 ? 8 : 32, http10 }))
+    agent.push(await measured(ctx, pids.agent, agentUrl, http10))
+    baseline.push(await measured(ctx, pids.baseline, baselineUrl, http10))
   }
   const agentRps = median(agent.map((r) => r.rps))
   const baselineRps = median(baseline.map((r) => r.rps))
@@ -29,6 +40,10 @@ async function compare(ctx: BenchContext, agentUrl: string, baselineUrl: string,
     ratio: round(agentRps / baselineRps, 3),
     p99_ms: round(median(agent.map((r) => r.p99_ms)), 3),
     baseline_p99_ms: round(median(baseline.map((r) => r.p99_ms)), 3),
+    cpu_us_per_check: round(median(agent.map((r) => r.cpuUs)), 1),
+    baseline_cpu_us_per_check: round(median(baseline.map((r) => r.cpuUs)), 1),
+    rps_runs: agent.map((r) => round(r.rps, 0)),
+    baseline_rps_runs: baseline.map((r) => round(r.rps, 0)),
     errors: agent.reduce((a, r) => a + r.errors, 0),
   }
 }
@@ -45,9 +60,10 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const agentUrl = `http://127.0.0.1:${agent.healthPort}/health`
   const baselineUrl = `http://127.0.0.1:${port}/health`
   ctx.log('health: keep-alive')
-  const keepAlive = await compare(ctx, agentUrl, baselineUrl, false)
+  const pids = { agent: agent.pid, baseline: baseline.pid as number }
+  const keepAlive = await compare(ctx, agentUrl, baselineUrl, pids, false)
   ctx.log('health: a new HTTP/1.0 connection per check')
-  const perCheck = await compare(ctx, agentUrl, baselineUrl, true)
+  const perCheck = await compare(ctx, agentUrl, baselineUrl, pids, true)
   return {
     ...keepAlive,
     mode: 'HTTP/1.1 keep-alive, 32 connections',

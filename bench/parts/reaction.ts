@@ -27,16 +27,20 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const stateFile = join(agent.dataDir, 'state')
   const setViaFile = async (state: string) => writeFileSync(stateFile, `${state}\n`)
 
-  const measure = async (set: (state: string) => Promise<unknown>) => {
+  // concurrent: checks start with the change instead of after it returns, as a load balancer's
+  // would; the admin API answers only once the new state is durable (file and folder fsync).
+  const measure = async (set: (state: string) => Promise<unknown>, concurrent = false) => {
     const samples: number[] = []
     for (let i = 0; i < FLIPS; i++) {
       const deadline = Date.now() + 10_000
       const started = process.hrtime.bigint()
-      await set('drain')
+      const setting = set('drain')
+      if (!concurrent) await setting
       while ((await check()) !== 404) {
         if (Date.now() > deadline) throw new Error(`flip ${i}: no 404 within 10 s`)
       }
       samples.push(Number(process.hrtime.bigint() - started) / 1e6)
+      await setting
       await set('ready')
       while ((await check()) !== 200) {
         if (Date.now() > deadline + 10_000) throw new Error(`flip ${i}: no 200 after ready`)
@@ -49,12 +53,16 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   }
   ctx.log(`reaction: ${FLIPS} flips through the admin API`)
   const api = await measure(setViaApi)
+  ctx.log(`reaction: ${FLIPS} flips through the admin API, checking while the call is in flight`)
+  const apiConcurrent = await measure(setViaApi, true)
   ctx.log(`reaction: ${FLIPS} flips through state-file writes`)
   const file = await measure(setViaFile)
   return {
     api_to_404_p50_ms: api.p50,
     api_to_404_p99_ms: api.p99,
     api_to_404_max_ms: api.max,
+    api_concurrent_to_404_p50_ms: apiConcurrent.p50,
+    api_concurrent_to_404_p99_ms: apiConcurrent.p99,
     file_to_404_p50_ms: file.p50,
     file_to_404_p99_ms: file.p99,
     file_to_404_max_ms: file.max,

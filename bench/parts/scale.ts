@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
-import { cpuSeconds, round, rssMb, startAgentProcess, type BenchContext } from '../lib.js'
+import { spawn } from 'node:child_process'
+import { cpuSeconds, freePort, round, rssMb, startAgentProcess, stopChild, until, type BenchContext } from '../lib.js'
 
 const INTERVAL_MS = 2000
 const WINDOW_MS = 10_000
@@ -16,40 +17,67 @@ function check(port: number, lb: number): Promise<void> {
   })
 }
 
+/** N simulated load balancers checking `port` every 2 s, phases spread; CPU and RSS of `pid` over the window. */
+async function measure(ctx: BenchContext, pid: number, port: number, lbs: number): Promise<Record<string, number>> {
+  const timers: NodeJS.Timeout[] = []
+  let sent = 0
+  // Spread the LBs' phases over the interval, as independent HAProxies would be.
+  for (let lb = 0; lb < lbs; lb++) {
+    const start = setTimeout(() => {
+      const tick = () => {
+        sent++
+        void check(port, lb)
+      }
+      tick()
+      timers.push(setInterval(tick, INTERVAL_MS))
+    }, (lb * INTERVAL_MS) / lbs)
+    timers.push(start)
+  }
+  ctx.cleanups.push(() => timers.forEach((timer) => clearTimeout(timer)))
+  await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS + 500))
+  const cpuBefore = cpuSeconds(pid)
+  const sentBefore = sent
+  const started = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, WINDOW_MS))
+  const elapsed = (performance.now() - started) / 1000
+  const cpu = cpuSeconds(pid) - cpuBefore
+  for (const timer of timers) clearTimeout(timer)
+  return {
+    lbs,
+    checks_per_s: round((sent - sentBefore) / elapsed, 1),
+    cpu_pct: round((cpu / elapsed) * 100, 2),
+    rss_mb: round(rssMb(pid), 1),
+  }
+}
+
+/** The same 1,000 load balancers against a bare node:http server: what Node.js itself costs for them. */
+const BASELINE = `
+const http = require('node:http')
+http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+  res.end('ready\\n')
+}).listen(Number(process.argv[1]), '127.0.0.1')
+`
+
 /** The agent's CPU and memory with N simulated load balancers each checking every 2 s. */
 export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const rows: Array<Record<string, number>> = []
   for (const lbs of [1, 10, 100, 1000]) {
     const agent = await startAgentProcess(ctx, `scale-${lbs}`)
     ctx.log(`scale: ${lbs} load balancers`)
-    const timers: NodeJS.Timeout[] = []
-    let sent = 0
-    // Spread the LBs' phases over the interval, as independent HAProxies would be.
-    for (let lb = 0; lb < lbs; lb++) {
-      const start = setTimeout(() => {
-        const tick = () => {
-          sent++
-          void check(agent.healthPort, lb)
-        }
-        tick()
-        timers.push(setInterval(tick, INTERVAL_MS))
-      }, (lb * INTERVAL_MS) / lbs)
-      timers.push(start)
-    }
-    await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS + 500))
-    const cpuBefore = cpuSeconds(agent.pid)
-    const sentBefore = sent
-    const started = performance.now()
-    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS))
-    const elapsed = (performance.now() - started) / 1000
-    const cpu = cpuSeconds(agent.pid) - cpuBefore
-    for (const timer of timers) clearTimeout(timer)
-    rows.push({
-      lbs,
-      checks_per_s: round((sent - sentBefore) / elapsed, 1),
-      cpu_pct: round((cpu / elapsed) * 100, 2),
-      rss_mb: round(rssMb(agent.pid), 1),
-    })
+    rows.push(await measure(ctx, agent.pid, agent.healthPort, lbs))
+    await stopChild(agent.child)
   }
-  return { lbs: rows, interval_ms: INTERVAL_MS, window_ms: WINDOW_MS }
+  ctx.log('scale: 1000 load balancers against a bare node:http server')
+  const port = await freePort()
+  const baseline = spawn(process.execPath, ['-e', BASELINE, String(port)], { stdio: 'ignore' })
+  ctx.cleanups.push(() => stopChild(baseline))
+  await until('baseline server', async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok)
+  const bare = await measure(ctx, baseline.pid as number, port, 1000)
+  return {
+    lbs: rows,
+    baseline_node_http_1000_lbs: bare,
+    interval_ms: INTERVAL_MS,
+    window_ms: WINDOW_MS,
+  }
 }

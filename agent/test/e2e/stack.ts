@@ -81,16 +81,19 @@ function tomcatScripts(tomcat: Tomcat): { start: string; stop: string } {
   ].join('\n')
   const start = writeScript(join(tomcat.base, 'start.sh'), `${env}\nexec ${CATALINA_HOME}/bin/catalina.sh start >/dev/null\n`)
   // Tomcat's shutdown port stops it in about 0.1 s; catalina.sh stop would start a JVM to send the word.
+  // The JVM (orphaned by catalina.sh start) then waits as a zombie until PID 1 reaps it, which
+  // some init processes do only every second or two: a zombie has exited and closed its ports.
   const stop = writeScript(
     join(tomcat.base, 'stop.sh'),
     `pidfile=${tomcat.pidFile}
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]; }
 [ -s "$pidfile" ] || exit 0
 pid=$(cat "$pidfile")
-if ! kill -0 "$pid" 2>/dev/null; then rm -f "$pidfile"; exit 0; fi
+if gone "$pid"; then rm -f "$pidfile"; exit 0; fi
 { exec 3<>/dev/tcp/127.0.0.1/${tomcat.shutdownPort} && printf SHUTDOWN >&3 && exec 3>&-; } 2>/dev/null || true
-for _ in $(seq 1 300); do
-  if ! kill -0 "$pid" 2>/dev/null; then rm -f "$pidfile"; exit 0; fi
-  sleep 0.05
+for _ in $(seq 1 750); do
+  if gone "$pid"; then rm -f "$pidfile"; exit 0; fi
+  sleep 0.02
 done
 echo "tomcat $pid did not stop within 15 s: killing it" >&2
 kill -9 "$pid"; rm -f "$pidfile"
