@@ -75,8 +75,21 @@ export class StateStore extends EventEmitter<StoreEvents> {
   async start(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true })
     await this.loadAtStart()
-    this.watcher = watch(this.path, { ignoreInitial: true, atomic: false, persistent: true })
-    this.watcher.on('all', () => this.onFileEvent())
+    // The folder, not the file: the file is replaced by rename (this agent's atomic writes, editors,
+    // mv), and a watch on the file follows its inode, which chokidar re-attaches asynchronously after
+    // each replacement; after a few hundred quick ones (admin API changes) it was left on a deleted
+    // inode and heard nothing more, so that writes were seen only by the poll.
+    const folder = dirname(this.path)
+    this.watcher = watch(folder, {
+      ignoreInitial: true,
+      atomic: false,
+      persistent: true,
+      depth: 0,
+      ignored: (path) => path !== folder && path !== this.path,
+    })
+    this.watcher.on('all', (_event, path) => {
+      if (path === this.path) this.onFileEvent()
+    })
     this.watcher.on('error', (err) => this.log.warn({ err }, 'state file watcher error; polling continues'))
     await new Promise<void>((resolve) => this.watcher?.once('ready', () => resolve()))
     // A write between the first read and the watcher being ready would otherwise go unseen.

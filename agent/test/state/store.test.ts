@@ -69,6 +69,18 @@ t.test('every kind of file write is picked up', async (t) => {
   )
 })
 
+t.test('the file is still watched after hundreds of replacements by the agent\'s own writes', async (t) => {
+  // Each API change replaces the file by rename. A watch on the file itself followed the inode and
+  // was left on a deleted one after a few hundred quick changes: shell writes then waited for the poll.
+  const dir = tempDir(t)
+  const { store, path } = await openStore(t, dir)
+  for (let i = 0; i < 300; i++) await store.set({ state: i % 2 === 0 ? 'drain' : 'ready' }, 'api')
+  writeFileSync(path, 'down\n')
+  await waitFor('a shell write after 300 API changes', stateIs(store, 'down'), viaEvents)
+  writeFileSync(path, 'drain\n')
+  await waitFor('and the next one', stateIs(store, 'drain'), viaEvents)
+})
+
 t.test('garbage, empty and half-written files keep the last good state and are reported', async (t) => {
   const dir = tempDir(t)
   const { store, path } = await openStore(t, dir)
