@@ -116,6 +116,13 @@ export class StateStore extends EventEmitter<StoreEvents> {
       const keepSince = this.record?.state === input.state ? this.record.since : undefined
       const record: StateRecord = { ...input, since: keepSince ?? new Date().toISOString() }
       this.inFlight = { record, source }
+      // Out of traffic at once, into traffic only once it is on disk: a drain or a down answers
+      // while the file is written (the fsync of a new file costs milliseconds), and is taken back
+      // if the write fails; ready waits for the rename, so 200 is never answered for a state the
+      // file does not hold.
+      const previous = this.record
+      const early = input.state !== 'ready'
+      if (early) this.apply(record, source)
       try {
         await writeFileAtomic(this.path, formatStateRecord(record), {
           afterRename: () => {
@@ -124,6 +131,13 @@ export class StateStore extends EventEmitter<StoreEvents> {
             this.apply(record, source)
           },
         })
+      } catch (err) {
+        const stillOurs = this.record !== null && sameRecord(this.record, record)
+        if (early && previous && stillOurs) {
+          this.log.error({ err, file: this.path }, `cannot write the state file: back to ${previous.state}`)
+          this.apply(previous, source)
+        }
+        throw err
       } finally {
         this.inFlight = null
       }

@@ -163,3 +163,42 @@ t.test('an unusable file at start gives no state (the agent answers down) until 
   await waitFor('fixed file', stateIs(store, 'ready'))
   t.equal(store.problem, null)
 })
+
+t.test('drain and down apply before the write is on disk, and are taken back if it fails; ready waits for the write', async (t) => {
+  const { chmodSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const { store } = await openStore(t, dir)
+  const seen: string[] = []
+  const onDisk: string[] = []
+  store.on('change', (c) => {
+    seen.push(`${c.to.state}:${c.source}`)
+    let onDiskNow = 'nothing readable'
+    try {
+      onDiskNow = readFileSync(join(dir, 'state'), 'utf8').split(' ')[0] as string
+    } catch {
+      // the state file made a folder, below
+    }
+    onDisk.push(`${c.to.state} when the file said ${onDiskNow}`)
+  })
+  await store.set({ state: 'drain' })
+  await store.set({ state: 'ready' })
+  await store.set({ state: 'drain' })
+  t.same(onDisk, ['drain when the file said ready', 'ready when the file said ready', 'drain when the file said ready'], 'drain applies before the file says so, ready only after')
+  seen.length = 0
+
+  // A folder the agent cannot write to: the temp file cannot be created.
+  chmodSync(dir, 0o500)
+  t.teardown(() => chmodSync(dir, 0o700))
+  if (process.getuid?.() === 0) {
+    // root ignores the mode bits: make the write fail another way, by a state file that is a folder.
+    chmodSync(dir, 0o700)
+    const { rmSync, mkdirSync } = await import('node:fs')
+    rmSync(join(dir, 'state'))
+    mkdirSync(join(dir, 'state'))
+  }
+  await t.rejects(store.set({ state: 'down' }))
+  t.equal(store.current?.state, 'drain', 'a down that could not be written is taken back')
+  await t.rejects(store.set({ state: 'ready' }))
+  t.equal(store.current?.state, 'drain', 'a ready that could not be written never applied')
+  t.same(seen, ['down:api', 'drain:api'])
+})
