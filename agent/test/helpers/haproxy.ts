@@ -92,7 +92,7 @@ export async function startHaproxy(t: Teardowns, dir: string, config: string, na
   await waitFor(`${name} stats socket`, async () => {
     if (exited) throw new Error(`haproxy exited at start:\n${output}`)
     return (await haproxyCommand(socket, 'show info', 1000)).includes('Name: HAProxy')
-  })
+  }, { timeoutMs: 30_000 })
   const showStat = async () => parseShowStat(await haproxyCommand(socket, 'show stat'))
   return {
     process: child,
