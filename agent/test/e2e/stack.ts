@@ -181,6 +181,8 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    # The check read timeout; without it, it is inter (100-300 ms here), which a busy machine misses.
+    timeout check 2s
     timeout http-keep-alive 30s
     retries 0
     option http-server-close

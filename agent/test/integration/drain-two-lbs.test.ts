@@ -95,6 +95,8 @@ function haproxyConfig(frontendPort: number, backendPort: number, agentPort: num
     timeout connect 1s
     timeout client 20s
     timeout server 20s
+    # The check read timeout; without it, it is inter (100-300 ms here), which a busy machine misses.
+    timeout check 2s
     timeout http-keep-alive 10s
 
 frontend fe

@@ -22,6 +22,8 @@ t.test('a real HAProxy 2.6 follows agentctl and the state file: NOLB on drain, D
     timeout connect 1s
     timeout client 5s
     timeout server 5s
+    # The check read timeout; without it, it is inter (100-300 ms here), which a busy machine misses.
+    timeout check 2s
 
 backend be
     option httpchk GET /health
@@ -31,7 +33,7 @@ backend be
   const status = async () => (await haproxy.serverStat('be', 's1')).status
   const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
 
-  await waitFor('HAProxy sees the server UP', async () => (await status()) === 'UP')
+  await waitFor('HAProxy sees the server UP', async () => (await status()) === 'UP', { timeoutMs: 30_000 })
 
   const steps: Array<[string, () => Promise<unknown>, string]> = [
     ['agentctl drain', () => agentctl(['drain', '--reason', 'haproxy test'], env), 'NOLB'],
@@ -46,7 +48,7 @@ backend be
     const started = Date.now()
     const result = (await act()) as { code?: number; stderr?: string } | undefined
     if (result && 'code' in result) t.equal(result.code, 0, `${name} exits 0 ${result.stderr ?? ''}`)
-    const seen = await waitFor(`HAProxy status ${expected} after ${name}`, async () => ((await status()) === expected ? Date.now() : false))
+    const seen = await waitFor(`HAProxy status ${expected} after ${name}`, async () => ((await status()) === expected ? Date.now() : false), { timeoutMs: 30_000 })
     t.comment(`${name}: HAProxy reports ${expected} ${seen - started} ms after the command started`)
     t.pass(`${name} -> ${expected}`)
   }
