@@ -77,7 +77,7 @@ function installSignalHandlers(agent: Agent, log: AgentLogger): void {
         log.logger.error({ err }, 'error while closing')
         process.exitCode = 1
       })
-      .finally(() => log.flush())
+      .finally(() => log.end())
   }
   process.once('SIGTERM', () => shutdown('SIGTERM'))
   process.once('SIGINT', () => shutdown('SIGINT'))
