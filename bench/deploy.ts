@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
-import type { AgentStatus } from '../agent/src/status.js'
+import type { AgentStatus } from '../agent/src/protocol/status.js'
 import { rollingDeploy, versionOfBody, type Stack, type StackHost } from '../agent/test/e2e/stack.js'
 import { httpRequest } from '../agent/test/helpers/http.js'
 import { LoadGenerator, type LoadReport } from '../agent/test/helpers/load.js'

@@ -51,7 +51,7 @@ async function run(argv: string[]): Promise<void> {
       auditFile: config.auditFile,
       tokenFile: config.tokenFile,
       configFile: config.configFile,
-      state: agent.verdict().state,
+      state: agent.core.verdict().state,
     },
     `${PACKAGE_NAME} ${PACKAGE_VERSION}: health on ${formatListenAddress(health)}${config.checkPath}, admin on ${formatListenAddress(admin)}${agentCheck ? `, agent check on ${formatListenAddress(agentCheck)}` : ''}, state file ${config.stateFile}`,
   )
@@ -83,7 +83,7 @@ function installSignalHandlers(agent: Agent, log: AgentLogger): void {
   process.once('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGHUP', () => {
     log.reopen()
-    agent.reopenFiles()
+    agent.core.reopenFiles()
     log.logger.info('reopened the log and audit files (SIGHUP)')
   })
 }

@@ -4,7 +4,7 @@ import { CHECK, SLOW_MS, startStack, startTomcatDaemon, stopTomcatDaemon, writeA
 import { AGENTCTL_BIN } from '../../agent/test/helpers/cli.js'
 import { httpRequest } from '../../agent/test/helpers/http.js'
 import { waitFor } from '../../agent/test/helpers/wait.js'
-import type { AgentStatus } from '../../agent/src/status.js'
+import type { AgentStatus } from '../../agent/src/protocol/status.js'
 import {
   agentStatus,
   allUp,

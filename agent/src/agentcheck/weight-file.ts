@@ -1,4 +1,5 @@
 import { readFile, unlink } from 'node:fs/promises'
+import { MAX_WEIGHT_PERCENT as MAX_OVERRIDE_PERCENT, MIN_WEIGHT_PERCENT as MIN_OVERRIDE_PERCENT } from '../protocol/requests.js'
 import { writeFileAtomic } from '../state/atomic-write.js'
 
 /** A manual weight set through the admin API; it wins over the ramp until it expires or is cleared. */
@@ -11,8 +12,6 @@ export interface WeightOverride {
   since: string
 }
 
-export const MIN_OVERRIDE_PERCENT = 1
-export const MAX_OVERRIDE_PERCENT = 100
 
 export type WeightFileRead =
   | { ok: true; override: WeightOverride | null }

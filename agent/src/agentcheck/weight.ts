@@ -1,12 +1,10 @@
 import type { Logger } from 'pino'
-import { AgentError } from '../errors.js'
+import { validateRequest } from '../protocol/validate.js'
+import { WeightRequestSchema } from '../protocol/requests.js'
 import type { AuditLog } from '../state/audit.js'
 import type { AdminState } from '../state/model.js'
 import { rampAt, type RampSettings } from './ramp.js'
-import { MAX_OVERRIDE_PERCENT, MIN_OVERRIDE_PERCENT, WeightFile, type WeightOverride } from './weight-file.js'
-
-/** Longest override expiry: 7 days, well inside one setTimeout. */
-export const MAX_OVERRIDE_SECONDS = 7 * 24 * 3600
+import { WeightFile, type WeightOverride } from './weight-file.js'
 
 export type WeightSource = 'full' | 'ramp' | 'override' | 'ramp-pending'
 
@@ -200,12 +198,8 @@ export class WeightController {
   /** Sets an override: written to the weight file first (atomically), then applied and audited. */
   setOverride(input: { percent: number; expiresInSeconds?: number; reason?: string; by?: string }): Promise<WeightOverride> {
     const { percent, expiresInSeconds } = input
-    if (!Number.isInteger(percent) || percent < MIN_OVERRIDE_PERCENT || percent > MAX_OVERRIDE_PERCENT) {
-      throw new AgentError('AGENT_ERR_BAD_REQUEST', `weight: expected ${MIN_OVERRIDE_PERCENT}% to ${MAX_OVERRIDE_PERCENT}%, got ${percent}%`)
-    }
-    if (expiresInSeconds !== undefined && (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_OVERRIDE_SECONDS)) {
-      throw new AgentError('AGENT_ERR_BAD_REQUEST', `expiresInSeconds: expected an integer from 1 to ${MAX_OVERRIDE_SECONDS}, got ${expiresInSeconds}`)
-    }
+    // Callers other than the admin API (an embedding program) get the same checks.
+    validateRequest(WeightRequestSchema, { weight: percent, ...(expiresInSeconds === undefined ? {} : { expiresInSeconds }) })
     return this.serialize(async () => {
       const now = this.now()
       const override: WeightOverride = {

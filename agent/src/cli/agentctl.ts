@@ -2,23 +2,20 @@
 import { readFileSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { parseCommandLine } from '../config/args.js'
-import { loadConfig } from '../config/load.js'
-import { settingInfo, ENV_PREFIX, type SettingInfo } from '../config/schema.js'
+import { loadClientConfig } from '../config/load.js'
+import { CLIENT_SETTINGS } from '../config/schema.js'
 import { isAgentError } from '../errors.js'
 import { PACKAGE_VERSION } from '../package-info.js'
-import { ADMIN_STATES, HTTP_STATUS_OF, type AdminState } from '../state/model.js'
-import type { AgentStatus } from '../status.js'
-import { describeTomcat } from '../tomcat/describe.js'
-import { goalOf } from '../lb/confirm.js'
-import type { WaitEvent } from '../lb/tracker.js'
+import { ADMIN_STATES, goalOf, HTTP_STATUS_OF, type AdminState, type AgentStatus, type WaitEvent } from '../protocol/status.js'
+import { renderStatus } from '../protocol/render.js'
+import { DEFAULT_WAIT_TIMEOUT_S, StateRequestSchema, WaitQuerySchema, type WaitQuery } from '../protocol/requests.js'
+import { validateRequest } from '../protocol/validate.js'
 import { callAgent, ClientError, parseAgentUrl, streamAgent, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
-import { lbLine, outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
-import { describeWeight, describeWeightChange, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
+import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
+import { describeWeightChange, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 
-export const AGENT_URL_ENV = `${ENV_PREFIX}URL`
 const REQUEST_TIMEOUT_MS = 10_000
-const DEFAULT_WAIT_TIMEOUT_S = 300
 
 const HELP = `Usage: agentctl <command> [options]
        agentctl drain --wait [--timeout SECONDS] [--force-after SECONDS]
@@ -47,10 +44,11 @@ Options:
   --force-after SECONDS  stop waiting after this long and go on anyway: exit 0 with a warning
   --for DURATION         with weight N%: the override ends by itself after this long
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
-                         env ${AGENT_URL_ENV} (default: the agent's --admin-listen)
+                         env HEALTH_AGENT_URL (default: the agent's --admin-listen)
   --token-file PATH      admin token (default: the agent's, DATA_DIR/admin-token)
                          env HEALTH_AGENT_TOKEN_FILE
-  --config FILE          the agent's config file, to find its admin address and token
+  --config FILE          the agent's config file, to find its admin address and token;
+                         only those settings are read (and --admin-listen, --data-dir)
   --help, --version
 
 Exit codes:
@@ -61,8 +59,6 @@ Exit codes:
   4  refused by the agent (wrong token, invalid request)
   5  the agent failed or answered something unexpected
 `
-
-const CLI_SETTINGS = ['tokenFile', 'dataDir'].map((name) => settingInfo(name) as SettingInfo)
 
 interface Invocation {
   command: 'status' | 'weight' | AdminState
@@ -95,14 +91,13 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       json: { type: 'boolean' },
       reason: { type: 'string' },
       by: { type: 'string' },
-      agent: { type: 'string' },
       config: { type: 'string' },
       wait: { type: 'boolean' },
       timeout: { type: 'string' },
       'force-after': { type: 'string' },
       for: { type: 'string' },
     },
-    CLI_SETTINGS,
+    CLIENT_SETTINGS,
   )
   if (cli.options.help) return 'help'
   if (cli.options.version) return 'version'
@@ -116,9 +111,13 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   if (command !== 'weight' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
   if (command === 'status' && cli.options.reason !== undefined) throw new UsageError('--reason goes with ready, drain or down, not status')
   const wait = parseWait(command, cli.options)
+  const reason = cli.options.reason as string | undefined
+  const by = (cli.options.by as string | undefined) ?? defaultBy()
+  // Checked before anything is sent, with the schema the agent checks it with.
+  if (command !== 'status' && command !== 'weight') asUsage(() => validateRequest(StateRequestSchema, { state: command, reason, by }))
 
-  const config = loadConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
-  const url = (cli.options.agent as string | undefined) ?? process.env[AGENT_URL_ENV] ?? config.adminListen
+  const config = loadClientConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
+  const url = config.url || config.adminListen
   const endpoint = parseAgentUrl(url)
   if (!endpoint) throw new UsageError(`--agent: expected http://HOST:PORT or unix:/PATH, got ${JSON.stringify(url)}`)
   let token: string
@@ -134,20 +133,20 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     weight,
     json: cli.options.json === true,
     wait,
-    reason: cli.options.reason as string | undefined,
-    by: (cli.options.by as string | undefined) ?? defaultBy(),
+    reason,
+    by,
     endpoint,
     token,
   }
 }
 
-function seconds(options: Record<string, unknown>, flag: string, fallback: number): number {
-  const value = options[flag]
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value) || Number(value) > 86_400) {
-    throw new UsageError(`--${flag}: expected a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`)
+/** A refusal by the protocol's schema, said of the flag that carried the value: `--reason: expected ...`. */
+function asUsage<T>(validate: () => T): T {
+  try {
+    return validate()
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^"([^"]+)"/, '--$1'))
   }
-  return Number(value)
 }
 
 function parseWait(command: string, options: Record<string, unknown>): Invocation['wait'] {
@@ -156,39 +155,13 @@ function parseWait(command: string, options: Record<string, unknown>): Invocatio
     return null
   }
   if (command === 'status') throw new UsageError('--wait goes with ready, drain or down, not status')
-  const forceAfter = seconds(options, 'force-after', 0)
+  // The same checks as the agent's wait query, so a bad value is refused before the state changes.
+  const query = asUsage(() =>
+    validateRequest<WaitQuery>(WaitQuerySchema, { for: goalOf(command as AdminState), timeout: options.timeout, 'force-after': options['force-after'] }, 'query'),
+  )
+  const forceAfter = query['force-after'] ?? 0
   if (options['force-after'] !== undefined && forceAfter === 0) throw new UsageError('--force-after: expected more than 0 seconds')
-  return { timeout: seconds(options, 'timeout', DEFAULT_WAIT_TIMEOUT_S), forceAfter }
-}
-
-function describeLoadBalancers(status: AgentStatus): string[] {
-  const lbs = status.loadBalancers
-  const c = lbs?.confirmation
-  if (!c) return []
-  const settings = `stale after ${lbs.staleAfterMs / 1000}s${lbs.expected.length ? `, expected ${lbs.expected.join(', ')}` : ''}`
-  const lines = [`lbs         ${c.goal} ${c.confirmed ? 'confirmed' : 'not confirmed'} (${settings})`]
-  for (const lb of c.loadBalancers) lines.push(`  ${lbLine(lb)}`)
-  for (const name of c.missing) if (!c.loadBalancers.some((lb) => lb.lb === name)) lines.push(`  ${name.padEnd(24)} expected, has not checked`)
-  if (!c.confirmed && c.loadBalancers.length === 0) lines.push(`  ${c.why}`)
-  return lines
-}
-
-function describeStatus(status: AgentStatus): string {
-  const e = status.effective
-  const lines = [`effective   ${e.state} (HTTP ${e.httpStatus})${e.why ? `  because ${e.why}` : ''}`]
-  if (status.admin) {
-    const a = status.admin
-    lines.push(`admin       ${a.state} since ${a.since}${a.by ? ` by ${a.by}` : ''}${a.reason ? `: ${a.reason}` : ''}`)
-  } else {
-    lines.push('admin       unknown (no valid state file read yet)')
-  }
-  for (const [label, text] of describeTomcat(status.tomcat)) lines.push(`${label.padEnd(11)} ${text}`)
-  const problem = status.stateFile.problem
-  lines.push(`state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`)
-  lines.push(...describeLoadBalancers(status))
-  lines.push(...describeWeight(status))
-  lines.push(`agent       ${status.agent.name} ${status.agent.version} (node ${status.agent.node}, pid ${status.agent.pid})`)
-  return `${lines.join('\n')}\n`
+  return { timeout: query.timeout ?? DEFAULT_WAIT_TIMEOUT_S, forceAfter }
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -204,7 +177,7 @@ async function run(argv: string[]): Promise<number> {
   const { command, endpoint, token } = invocation
   if (command === 'status') {
     const status = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)
-    process.stdout.write(invocation.json ? `${JSON.stringify(status, null, 2)}\n` : describeStatus(status))
+    process.stdout.write(invocation.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status))
     return EXIT.OK
   }
   if (command === 'weight') {

@@ -1,22 +1,11 @@
-import type { Confirmation, LbProgress } from '../lb/confirm.js'
-import type { WaitEvent } from '../lb/tracker.js'
+import { lbLine, lbName } from '../protocol/render.js'
+import type { Confirmation, WaitEvent } from '../protocol/status.js'
 
 /** Without a terminal, a progress line at most this often (a log, not an animation). */
 export const PLAIN_PROGRESS_EVERY_MS = 5000
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`
-}
-
-function lbName(lb: LbProgress): string {
-  return lb.server ? `${lb.lb} ${lb.server}` : lb.lb
-}
-
-/** `lb1 be/s1  NOLB  scur=1 qcur=0  checked 0.2s ago  waiting: NOLB with 1 session in flight` */
-export function lbLine(lb: LbProgress, extraAgeMs = 0): string {
-  const numbers = lb.scur === null ? 'no send-state' : `scur=${lb.scur} qcur=${lb.qcur}`
-  const verdict = lb.confirmed ? 'ok' : lb.stale && !lb.expected ? 'stale, ignored' : `waiting: ${lb.why}`
-  return `${lbName(lb).padEnd(24)} ${lb.status.padEnd(13)} ${numbers.padEnd(16)} checked ${seconds(lb.ageMs + extraAgeMs)} ago  ${verdict}`
 }
 
 /** What is left that is not a load balancer's own line: missing expected ones, Tomcat, the agent's start. */

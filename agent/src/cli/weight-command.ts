@@ -1,4 +1,6 @@
-import type { AgentStatus } from '../status.js'
+import { WEIGHT_HINTS, WeightRequestSchema, weightPercent, type WeightRequest } from '../protocol/requests.js'
+import type { AgentStatus } from '../protocol/status.js'
+import { validateRequest } from '../protocol/validate.js'
 import { UsageError } from './exit-codes.js'
 
 export type WeightCommand = { action: 'set'; percent: number; expiresInSeconds?: number } | { action: 'clear' }
@@ -24,10 +26,12 @@ export function parseWeightArgs(args: string[], forText: string | undefined): We
     if (forText !== undefined) throw new UsageError('--for goes with weight N%, not weight clear')
     return { action: 'clear' }
   }
-  const match = /^(\d{1,3})%?$/.exec(value)
-  const percent = match ? Number(match[1]) : NaN
-  if (!(percent >= 1 && percent <= 100)) {
-    throw new UsageError(`weight: expected 1% to 100% or "clear", got "${value}"${percent === 0 ? ' (to take the server out, use agentctl drain)' : ''}`)
+  let percent: number
+  try {
+    percent = weightPercent(validateRequest<WeightRequest>(WeightRequestSchema, { weight: value }).weight)
+  } catch {
+    const expected = WeightRequestSchema.properties.weight.description as string
+    throw new UsageError(`weight: expected ${expected} or "clear", got ${JSON.stringify(value)}${WEIGHT_HINTS.weight(value)}`)
   }
   if (forText === undefined) return { action: 'set', percent }
   const seconds = parseDuration(forText)
@@ -39,32 +43,6 @@ export function parseWeightArgs(args: string[], forText: string | undefined): We
 export function weightRequest(command: WeightCommand, who: { reason?: string; by: string }): { method: 'PUT' | 'DELETE'; body: Record<string, unknown> } {
   if (command.action === 'clear') return { method: 'DELETE', body: { reason: who.reason, by: who.by } }
   return { method: 'PUT', body: { weight: `${command.percent}%`, expiresInSeconds: command.expiresInSeconds, reason: who.reason, by: who.by } }
-}
-
-/** The status lines about the weight and the agent check (absent from agents that predate them). */
-export function describeWeight(status: AgentStatus): string[] {
-  const w = status.weight
-  const a = status.agentCheck
-  if (!w || !a) return []
-  let why: string
-  switch (w.source) {
-    case 'override':
-      why = `override${w.override?.until ? ` until ${w.override.until}` : ' until cleared'}${w.override?.by ? ` by ${w.override.by}` : ''}${w.override?.reason ? `: ${w.override.reason}` : ''}`
-      break
-    case 'ramp':
-      why = w.ramp ? `ramp step ${w.ramp.step}/${w.ramp.steps}, ${Math.round(w.ramp.progress * 100)}% of the way, 100% at ${w.ramp.endsAt}` : 'ramp'
-      break
-    case 'ramp-pending':
-      why = `not ready: a return to ready starts a ramp at ${w.settings.startPercent}%`
-      break
-    default:
-      why = 'full'
-  }
-  const lines = [`weight      ${w.percent}% (${why})`]
-  if (w.source === 'override' && w.ramp) lines.push(`            a ramp is under way behind the override: step ${w.ramp.step}/${w.ramp.steps}`)
-  if (!w.file.ok) lines.push(`            weight file problem: ${w.file.problem}`)
-  lines.push(a.listen ? `agent check ${a.listen} answers "${a.reply}"` : 'agent check off (--agent-check-listen); the HTTP check cannot carry a weight')
-  return lines
 }
 
 export function describeWeightChange(command: WeightCommand, after: AgentStatus): string {

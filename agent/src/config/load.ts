@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { extname, join, resolve } from 'node:path'
+import type { Static, TObject } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { parse } from 'yaml'
 import { AgentError, describeValue } from '../errors.js'
 import { PACKAGE_ROOT } from '../package-info.js'
-import { ConfigSchema, SETTINGS, ENV_PREFIX, settingInfo, type Config, type SettingInfo } from './schema.js'
+import { ClientSchema, CLIENT_SETTINGS, ConfigSchema, SETTINGS, ENV_PREFIX, settingInfo, type Config, type SettingInfo } from './schema.js'
 
 export type SettingSource = 'default' | 'config file' | 'environment' | 'flag'
 
@@ -95,37 +96,45 @@ function sourceLabel(info: SettingInfo, source: SettingSource, configFile: strin
   }
 }
 
+interface LoadedSettings {
+  values: Record<string, unknown>
+  configFile: string | null
+  cwd: string
+}
+
 /**
- * Merges defaults, the config file, HEALTH_AGENT_* variables and flags (later wins), validates
- * the result once against the schema and returns it frozen. An invalid value throws one
- * AgentError that names the setting, where it came from, what was expected and what arrived.
+ * Merges defaults, the config file, HEALTH_AGENT_* variables and flags (later wins) for the
+ * settings of `schema`, and validates them once. An invalid value throws one AgentError that
+ * names the setting, where it came from, what was expected and what arrived. Settings of the
+ * config file that are not in `schema` (the agent's, read by agentctl) are left alone.
  */
-export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
+function loadSettings(schema: TObject, settings: readonly SettingInfo[], options: LoadConfigOptions): LoadedSettings {
   const env = options.env ?? process.env
   const cwd = options.cwd ?? process.cwd()
   const configFileArg = options.configFile ?? env[CONFIG_ENV]
   const configFile = configFileArg ? resolve(cwd, configFileArg) : null
+  const find = (name: string) => settings.find((s) => s.name === name)
 
   const raw: Record<string, unknown> = {}
   const sources: Record<string, SettingSource> = {}
   const layer = (values: Record<string, unknown>, source: SettingSource) => {
     for (const [name, value] of Object.entries(values)) {
-      if (value === undefined) continue
-      const info = settingInfo(name)
-      raw[name] = info ? coerce(info, value) : value
+      const info = find(name)
+      if (value === undefined || !info) continue
+      raw[name] = coerce(info, value)
       sources[name] = source
     }
   }
 
   if (configFile) layer(readConfigFile(configFile), 'config file')
-  layer(Object.fromEntries(SETTINGS.map((s) => [s.name, env[s.env]])), 'environment')
+  layer(Object.fromEntries(settings.map((s) => [s.name, env[s.env]])), 'environment')
   layer(options.flags ?? {}, 'flag')
 
-  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw)) as Record<string, unknown>
-  const firstError = Value.Errors(ConfigSchema, withDefaults).First()
+  const withDefaults = Value.Default(schema, structuredClone(raw)) as Record<string, unknown>
+  const firstError = Value.Errors(schema, withDefaults).First()
   if (firstError) {
     const name = firstError.path.split('/')[1] ?? ''
-    const info = settingInfo(name)
+    const info = find(name)
     if (!info) throw new AgentError('AGENT_ERR_CONFIG', `unknown setting "${name}"`)
     const source = sources[name] ?? 'default'
     throw new AgentError(
@@ -133,10 +142,20 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
       `invalid ${info.name} (${sourceLabel(info, source, configFile)}): expected ${info.expected}, got ${describeValue(firstError.value)}`,
     )
   }
+  return { values: withDefaults, configFile, cwd }
+}
 
-  const config = withDefaults as Config
-  const dataDir = resolve(cwd, config.dataDir || join(PACKAGE_ROOT, 'var'))
-  const pathOr = (value: string, fallback: string) => resolve(cwd, value || join(dataDir, fallback))
+/** The data folder and a file in it, unless the file's own setting names another place. */
+function dataPaths(values: { dataDir: string }, cwd: string): { dataDir: string; pathOr: (value: string, fallback: string) => string } {
+  const dataDir = resolve(cwd, values.dataDir || join(PACKAGE_ROOT, 'var'))
+  return { dataDir, pathOr: (value, fallback) => resolve(cwd, value || join(dataDir, fallback)) }
+}
+
+/** The agent's whole configuration, validated and frozen, with absolute file paths. */
+export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
+  const { values, configFile, cwd } = loadSettings(ConfigSchema, SETTINGS, options)
+  const config = values as Config
+  const { dataDir, pathOr } = dataPaths(config, cwd)
   return Object.freeze({
     ...config,
     dataDir,
@@ -148,4 +167,14 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
     tomcatManagerCredentialsFile: config.tomcatManagerCredentialsFile ? resolve(cwd, config.tomcatManagerCredentialsFile) : '',
     configFile,
   })
+}
+
+/** What agentctl reads of the settings: only these are validated, so a bad agent-only setting does not stop it. */
+export type ClientConfig = Readonly<Static<typeof ClientSchema>> & { readonly configFile: string | null }
+
+export function loadClientConfig(options: LoadConfigOptions = {}): ClientConfig {
+  const { values, configFile, cwd } = loadSettings(ClientSchema, CLIENT_SETTINGS, options)
+  const client = values as Static<typeof ClientSchema>
+  const { dataDir, pathOr } = dataPaths(client, cwd)
+  return Object.freeze({ ...client, dataDir, tokenFile: pathOr(client.tokenFile, 'admin-token'), configFile })
 }

@@ -1,4 +1,4 @@
-import { Type, FormatRegistry, type Static, type TSchema } from '@sinclair/typebox'
+import { Type, FormatRegistry, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 import { parseListenAddress } from './listen-address.js'
 
 FormatRegistry.Set('listen-address', (value) => parseListenAddress(value) !== null)
@@ -339,7 +339,7 @@ export type SettingName = keyof Config & string
 
 /** Metadata read from a setting's schema for flags, environment, help and error messages. */
 export interface SettingInfo {
-  name: SettingName
+  name: string
   flag: string
   env: string
   description: string
@@ -366,19 +366,42 @@ function kindOf(schema: TSchema): SettingInfo['kind'] {
   return 'string'
 }
 
-export const SETTINGS: readonly SettingInfo[] = Object.entries(ConfigSchema.properties).map(
-  ([name, schema]: [string, TSchema]) => ({
-    name: name as SettingName,
-    flag: flagName(name),
+/** Flag, environment name and help of every property of a settings schema. */
+export function settingsOf(schema: TObject): readonly SettingInfo[] {
+  return Object.entries(schema.properties).map(([name, property]: [string, TSchema]) => ({
+    name,
+    flag: typeof property.flag === 'string' ? property.flag : flagName(name),
     env: envName(name),
-    description: String(schema.description ?? ''),
-    expected: String(schema.expected ?? ''),
-    placeholder: String(schema.placeholder ?? 'VALUE'),
-    defaultValue: schema.default,
-    kind: kindOf(schema),
-  }),
-)
+    description: String(property.description ?? ''),
+    expected: String(property.expected ?? ''),
+    placeholder: String(property.placeholder ?? 'VALUE'),
+    defaultValue: property.default,
+    kind: kindOf(property),
+  }))
+}
+
+export const SETTINGS: readonly SettingInfo[] = settingsOf(ConfigSchema)
 
 export function settingInfo(name: string): SettingInfo | undefined {
   return SETTINGS.find((s) => s.name === name)
 }
+
+/**
+ * agentctl's settings: where the agent's admin API is (its --admin-listen, or --agent URL) and
+ * where its token is. Read from the same config file and environment as the agent's.
+ */
+export const ClientSchema = Type.Object(
+  {
+    url: Type.String({
+      default: '',
+      description: "admin API of the agent: http://HOST:PORT or unix:/PATH (default: the agent's --admin-listen)",
+      expected: 'http://HOST:PORT or unix:/PATH',
+      placeholder: 'URL',
+      flag: 'agent',
+    }),
+    ...Type.Pick(ConfigSchema, ['adminListen', 'tokenFile', 'dataDir']).properties,
+  },
+  { additionalProperties: false },
+)
+
+export const CLIENT_SETTINGS: readonly SettingInfo[] = settingsOf(ClientSchema)

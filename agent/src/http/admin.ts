@@ -1,66 +1,21 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { TObject } from '@sinclair/typebox'
 import type { Logger } from 'pino'
+import type { AgentCore } from '../core/agent-core.js'
 import { AgentError, isAgentError } from '../errors.js'
-import { ADMIN_STATES, isAdminState, type AdminState } from '../state/model.js'
-import type { AgentStatus } from '../status.js'
+import { WEIGHT_HINTS } from '../protocol/requests.js'
+import { requestValidator } from '../protocol/validate.js'
+import { stateRoutes } from './state.js'
 import { bearerMatches } from './token.js'
-import { registerWaitRoute, type StartWait } from './wait.js'
+import { waitRoutes } from './wait.js'
+import { weightRoutes } from './weight.js'
 
 export const ADMIN_BODY_LIMIT = 16 * 1024
-export const MAX_REASON = 500
-export const MAX_BY = 100
 
-export interface AdminDeps {
-  token: string
-  logger: Logger
-  status: () => AgentStatus
-  setState: (input: { state: AdminState; reason?: string; by?: string }) => Promise<unknown>
-  /** `GET /v1/wait`: waits for the load balancers to confirm a state. */
-  wait?: StartWait
-}
-
-export interface StateRequest {
-  state: AdminState
-  reason?: string
-  by?: string
-}
-
-export function optionalText(body: Record<string, unknown>, key: string, max: number): string | undefined {
-  const value = body[key]
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string') {
-    throw new AgentError('AGENT_ERR_BAD_REQUEST', `"${key}": expected a string, got ${typeof value}`)
-  }
-  // The state file holds one line: a line break in a reason would split it.
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
-    throw new AgentError('AGENT_ERR_BAD_REQUEST', `"${key}": control characters (line breaks, tabs) are not allowed`)
-  }
-  if (value.length > max) {
-    throw new AgentError('AGENT_ERR_BAD_REQUEST', `"${key}": expected at most ${max} characters, got ${value.length}`)
-  }
-  return value.length > 0 ? value : undefined
-}
-
-/** Validates a `PUT /v1/state` body by hand, so that each refusal names what was wrong. */
-export function parseStateRequest(body: unknown): StateRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AgentError('AGENT_ERR_BAD_REQUEST', 'expected a JSON object such as {"state":"drain","reason":"deploy v42"}')
-  }
-  const fields = body as Record<string, unknown>
-  const unknown = Object.keys(fields).filter((k) => !['state', 'reason', 'by'].includes(k))
-  if (unknown.length > 0) {
-    throw new AgentError('AGENT_ERR_BAD_REQUEST', `unknown field "${unknown[0]}": expected state, reason, by`)
-  }
-  if (!isAdminState(fields.state)) {
-    throw new AgentError(
-      'AGENT_ERR_BAD_REQUEST',
-      fields.state === undefined
-        ? `"state" is missing: expected one of ${ADMIN_STATES.join(', ')}`
-        : `unknown state ${JSON.stringify(fields.state)}: expected one of ${ADMIN_STATES.join(', ')}`,
-    )
-  }
-  return { state: fields.state, reason: optionalText(fields, 'reason', MAX_REASON), by: optionalText(fields, 'by', MAX_BY) }
+/** What every admin route plugin is given. */
+export interface AdminRouteOptions {
+  core: AgentCore
+  log: Logger
 }
 
 /** Maps fastify's own body errors (bad JSON, too large, wrong type) onto the catalogue. */
@@ -75,7 +30,7 @@ function toAgentError(err: FastifyError | AgentError): AgentError {
       return new AgentError('AGENT_ERR_BAD_REQUEST', 'empty body: expected a JSON object')
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    return new AgentError('AGENT_ERR_BAD_REQUEST', `invalid request body: ${err.message}`)
+    return new AgentError('AGENT_ERR_BAD_REQUEST', `invalid request body: ${err.message}`, { cause: err })
   }
   return new AgentError('AGENT_ERR_INTERNAL', `internal error: ${err.message}`, { cause: err })
 }
@@ -88,28 +43,25 @@ function refuse(request: FastifyRequest, reply: FastifyReply, error: AgentError,
   return reply.code(error.statusCode).send({ error: error.code, message: error.message })
 }
 
-/** The admin listener: every route needs the bearer token; state changes go through the state file. */
-export function buildAdminServer(deps: AdminDeps): FastifyInstance {
-  const log = deps.logger.child({ component: 'admin' })
+/**
+ * The admin listener: every route needs the bearer token; requests are validated against the
+ * protocol's schemas before a handler runs; state changes go through the core (and so the state file).
+ * Routes are plugins registered the same way, each with the core and the admin log.
+ */
+export function buildAdminServer(core: AgentCore, token: string): FastifyInstance {
+  const log = core.logger.child({ component: 'admin' })
   const app = Fastify({ logger: false, bodyLimit: ADMIN_BODY_LIMIT, return503OnClosing: true })
 
+  app.setValidatorCompiler(({ schema, httpPart }) => requestValidator(schema as TObject, httpPart === 'querystring' ? 'query' : 'body', WEIGHT_HINTS))
   app.addHook('onRequest', async (request, reply) => {
-    if (!bearerMatches(request.headers.authorization, deps.token)) {
+    if (!bearerMatches(request.headers.authorization, token)) {
       const why = request.headers.authorization ? 'wrong token' : 'missing Authorization: Bearer <token> header'
       return refuse(request, reply, new AgentError('AGENT_ERR_UNAUTHORIZED', why), log)
     }
   })
 
-  app.get('/v1/status', async () => deps.status())
-
-  app.put('/v1/state', async (request) => {
-    const input = parseStateRequest(request.body)
-    await deps.setState(input)
-    log.info({ remote: request.ip, state: input.state, reason: input.reason, by: input.by }, 'state set through the admin API')
-    return deps.status()
-  })
-
-  if (deps.wait) registerWaitRoute(app, deps.wait)
+  const options: AdminRouteOptions = { core, log }
+  for (const routes of [stateRoutes, waitRoutes, weightRoutes]) app.register(routes, options)
 
   app.setNotFoundHandler((request, reply) =>
     refuse(request, reply, new AgentError('AGENT_ERR_NOT_FOUND', `no such route: ${request.method} ${request.url}`), log),

@@ -20,7 +20,7 @@ async function metricValue(metrics: string, name: string): Promise<number> {
 t.test('off by default: no listener, the status says so', async (t) => {
   const running = await startAgent(t)
   t.equal(running.agent.agentCheck, null)
-  t.match(running.agent.status().agentCheck, { listen: null, reply: 'ready up 10% #ramp 0/10', connections: 0 })
+  t.match(running.agent.core.status().agentCheck, { listen: null, reply: 'ready up 10% #ramp 0/10', connections: 0 })
 })
 
 t.test('answers one line from the current state and closes; what HAProxy sends is read and ignored', async (t) => {
@@ -36,7 +36,7 @@ t.test('answers one line from the current state and closes; what HAProxy sends i
   t.equal(await agentCheckExchange(port), 'maint 10% #restart\n')
   await running.admin('PUT', '/v1/state', { state: 'ready' })
   t.match(await agentCheckExchange(port), /^ready up 10% #ramp 0\/4\n$/, 'back to ready: the ramp starts')
-  t.match(running.agent.status().agentCheck, { listen: `127.0.0.1:${port}`, reply: 'ready up 10% #ramp 0/4' })
+  t.match(running.agent.core.status().agentCheck, { listen: `127.0.0.1:${port}`, reply: 'ready up 10% #ramp 0/4' })
 })
 
 t.test('resets at every point of the exchange never crash the agent', async (t) => {
@@ -45,8 +45,8 @@ t.test('resets at every point of the exchange never crash the agent', async (t) 
   const whens = ['connect', 'data', 'sent'] as const
   await inBatches(300, 50, (i) => resetOn(port, whens[i % 3] as (typeof whens)[number]))
   t.equal(await agentCheckExchange(port), 'ready up 100%\n', 'still answering after 300 resets')
-  await waitFor('every connection closed', () => running.agent.status().agentCheck.connections === 0)
-  const metrics = await running.agent.metrics.registry.metrics()
+  await waitFor('every connection closed', () => running.agent.core.status().agentCheck.connections === 0)
+  const metrics = await running.agent.core.metrics.registry.metrics()
   t.equal(await metricValue(metrics, 'health_agent_agent_check_connections'), 0)
   t.comment(metrics.split('\n').filter((l) => l.startsWith('health_agent_agent_check_connection_problems_total')).join('\n') || 'no connection problems counted')
 })
@@ -66,9 +66,9 @@ t.test('a client that never reads nor closes is cut off after the timeout; other
 
   t.equal(await agentCheckExchange(port), 'ready up 100%\n', 'served while a stuck client is open')
   const started = Date.now()
-  await waitFor('the stuck and flooding connections closed by the agent', () => running.agent.status().agentCheck.connections === 0, { timeoutMs: 5000 })
+  await waitFor('the stuck and flooding connections closed by the agent', () => running.agent.core.status().agentCheck.connections === 0, { timeoutMs: 5000 })
   t.comment(`closed ${Date.now() - started} ms after the check`)
-  const metrics = await running.agent.metrics.registry.metrics()
+  const metrics = await running.agent.core.metrics.registry.metrics()
   t.match(metrics, /health_agent_agent_check_connection_problems_total\{kind="timeout"\} [1-9]/, 'the timeout is counted')
   t.match(metrics, /health_agent_agent_check_connection_problems_total\{kind="oversized"\} 1/, 'the flood is cut off')
 })
@@ -85,11 +85,11 @@ t.test('connections over the cap are closed at once, and served again once under
     })),
   )
   t.teardown(() => holders.forEach((s) => s.destroy()))
-  t.equal(running.agent.status().agentCheck.connections, 5)
+  t.equal(running.agent.core.status().agentCheck.connections, 5)
   t.equal(await agentCheckExchange(port), '', 'the sixth gets no answer (HAProxy counts that as no news, not a failure)')
-  t.match(await running.agent.metrics.registry.metrics(), /health_agent_agent_check_connection_problems_total\{kind="dropped"\} 1/)
+  t.match(await running.agent.core.metrics.registry.metrics(), /health_agent_agent_check_connection_problems_total\{kind="dropped"\} 1/)
   holders.forEach((s) => s.end())
-  await waitFor('holders closed', () => running.agent.status().agentCheck.connections === 0)
+  await waitFor('holders closed', () => running.agent.core.status().agentCheck.connections === 0)
   t.equal(await agentCheckExchange(port), 'ready up 100%\n')
 })
 

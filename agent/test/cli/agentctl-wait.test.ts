@@ -41,7 +41,7 @@ t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors',
   t.equal(timedOut.code, 1, 'a timeout exits 1')
   t.match(timedOut.stderr, /drained not confirmed within 1\.\ds; the server stays drained: lb1 be\/s1: NOLB with 1 session in flight/)
   t.match(timedOut.stdout, /\[0\.\ds\] waiting for drained: lb1 be\/s1 \w+ scur=1/, 'without a terminal, a plain progress line')
-  t.equal(running.agent.store.current?.state, 'drain', 'and the server stays drained')
+  t.equal(running.agent.core.store.current?.state, 'drain', 'and the server stays drained')
 
   const forced = await agentctl(['drain', '--wait', '--force-after', '0.5'], env)
   t.equal(forced.code, 0, 'force-after exits 0')

@@ -19,7 +19,7 @@ t.test('status, drain, down and ready against a running agent', async (t) => {
   t.equal(drain.code, 0, drain.stderr)
   t.equal(drain.stdout, 'drain: admin state is now drain (was ready); the check answers 404 when nothing overrides it\n')
   t.equal((await running.check()).status, 404)
-  t.match(running.agent.store.current, { state: 'drain', reason: 'deploy v42', by: 'alice' })
+  t.match(running.agent.core.store.current, { state: 'drain', reason: 'deploy v42', by: 'alice' })
 
   const again = await agentctl(['drain'], env)
   t.match(again.stdout, /^drain: admin state stays drain;/)
@@ -27,7 +27,7 @@ t.test('status, drain, down and ready against a running agent', async (t) => {
   const down = await agentctl(['down', '--json'], env)
   t.equal(down.code, 0)
   t.match(JSON.parse(down.stdout), { effective: { state: 'down', httpStatus: 500 }, admin: { state: 'down' } })
-  t.match(running.agent.store.current?.by, /^.+@.+$/, 'by defaults to user@host')
+  t.match(running.agent.core.store.current?.by, /^.+@.+$/, 'by defaults to user@host')
 
   const ready = await agentctl(['ready', '--reason', 'deployed'], env)
   t.equal(ready.code, 0)
@@ -39,9 +39,9 @@ t.test('status, drain, down and ready against a running agent', async (t) => {
 
 t.test('status shows a state-file problem', async (t) => {
   const running = await startAgent(t)
-  writeFileSync(running.agent.config.stateFile, 'nonsense\n')
+  writeFileSync(running.agent.core.config.stateFile, 'nonsense\n')
   const { waitFor } = await import('../helpers/wait.js')
-  await waitFor('problem', () => running.agent.store.problem !== null)
+  await waitFor('problem', () => running.agent.core.store.problem !== null)
   const status = await agentctl(['status'], { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') })
   t.match(status.stdout, /state file .*: invalid since \S+: expected a state .* \(last good state kept\)/)
 })
@@ -52,12 +52,12 @@ t.test('finds the local agent from the same defaults as the agent (data dir, adm
   const running = await startAgent(t, { adminListen: `127.0.0.1:${port}` }, dir)
   const result = await agentctl(['drain'], { HEALTH_AGENT_DATA_DIR: dir, HEALTH_AGENT_ADMIN_LISTEN: `127.0.0.1:${port}` })
   t.equal(result.code, 0, result.stderr)
-  t.equal(running.agent.store.current?.state, 'drain')
+  t.equal(running.agent.core.store.current?.state, 'drain')
 
   writeFileSync(join(dir, 'agent.yaml'), `data-dir: ${dir}\nadmin-listen: 0.0.0.0:${port}\n`)
   const viaConfig = await agentctl(['ready', '--config', join(dir, 'agent.yaml')])
   t.equal(viaConfig.code, 0, viaConfig.stderr)
-  t.equal(running.agent.store.current?.state, 'ready', '0.0.0.0 in the config means this host')
+  t.equal(running.agent.core.store.current?.state, 'ready', '0.0.0.0 in the config means this host')
 })
 
 t.test('exit codes: bad usage 2, unreachable 3, refused 4', async (t) => {
@@ -97,7 +97,7 @@ t.test('exit codes: bad usage 2, unreachable 3, refused 4', async (t) => {
   t.match(refused.stderr, /agent answered 401: wrong token/)
 
   const tooLong = await agentctl(['drain', '--reason', 'x'.repeat(600)], env)
-  t.equal(tooLong.code, 4)
-  t.match(tooLong.stderr, /agent answered 400: "reason": expected at most 500 characters/)
-  t.equal(running.agent.store.current?.state, 'ready', 'refused calls changed nothing')
+  t.equal(tooLong.code, 2, 'refused before anything is sent: bad usage')
+  t.match(tooLong.stderr, /^agentctl: --reason: expected at most 500 characters, got 600\n$/)
+  t.equal(running.agent.core.store.current?.state, 'ready', 'refused calls changed nothing')
 })

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { describeWeight, parseDuration, parseWeightArgs } from '../../src/cli/weight-command.js'
+import { parseDuration, parseWeightArgs } from '../../src/cli/weight-command.js'
+import { describeWeight } from '../../src/protocol/render.js'
 import { startAgent } from '../helpers/agent.js'
 import { agentctl } from '../helpers/cli.js'
 
@@ -42,12 +43,12 @@ t.test('the built agentctl sets, shows and clears the override', async (t) => {
 
   const usage = await agentctl(['weight', '0%'], env)
   t.equal(usage.code, 2, 'a usage error exits 2')
-  t.match(usage.stderr, /^agentctl: weight: expected 1% to 100% or "clear", got "0%" \(to take the server out, use agentctl drain\)\n$/)
+  t.match(usage.stderr, /^agentctl: weight: expected 1% to 100% such as "50%" or "clear", got "0%" \(0% would drain the server behind the agent's back: use agentctl drain\)\n$/)
 })
 
 t.test('status lines for each kind of weight', async (t) => {
   const running = await startAgent(t, { agentCheckListen: '127.0.0.1:0' })
-  const lines = () => describeWeight(running.agent.status()).join('\n')
+  const lines = () => describeWeight(running.agent.core.status()).join('\n')
   t.match(lines(), /^weight {6}10% \(ramp step 0\/10, \d+% of the way, 100% at \S+\)\nagent check 127\.0\.0\.1:\d+ answers "ready up 10% #ramp 0\/10"$/, 'a ramp from the start')
   await running.admin('PUT', '/v1/state', { state: 'drain' })
   t.match(lines(), /^weight {6}10% \(not ready: a return to ready starts a ramp at 10%\)$/m)
@@ -57,5 +58,5 @@ t.test('status lines for each kind of weight', async (t) => {
   t.match(lines(), /^weight {6}40% \(override until cleared\)\n {12}a ramp is under way behind the override: step 0\/10$/m)
 
   const off = await startAgent(t)
-  t.match(describeWeight(off.agent.status()).join('\n'), /^agent check off \(--agent-check-listen\); the HTTP check cannot carry a weight$/m)
+  t.match(describeWeight(off.agent.core.status()).join('\n'), /^agent check off \(--agent-check-listen\); the HTTP check cannot carry a weight$/m)
 })

@@ -19,7 +19,7 @@ const last = (lines: unknown[]) => lines[lines.length - 1] as WaitEvent
 t.test('the wait API refuses what it cannot wait for, before streaming', async (t) => {
   const running = await startAgent(t)
   const cases: Array<[string, number, string]> = [
-    ['', 400, '"for": expected one of drained, down, ready, got nothing'],
+    ['', 400, '"for" is missing: expected one of drained, down, ready'],
     ['for=idle', 400, 'got "idle"'],
     ['for=ready&timeout=soon', 400, '"timeout": expected a number of seconds'],
     ['for=ready&timeout=-1', 400, '"timeout"'],
@@ -101,7 +101,7 @@ t.test('timeout, force-after, a state change and closing end a wait with that ou
   t.match(last(await closing.ended), { outcome: 'closing' })
   t.ok(Date.now() - closed < 2000, 'an open wait does not hold the agent up when it closes')
 
-  const metrics = await running.agent.metrics.registry.getSingleMetricAsString('health_agent_waits_total')
+  const metrics = await running.agent.core.metrics.registry.getSingleMetricAsString('health_agent_waits_total')
   for (const outcome of ['timeout', 'forced', 'state-changed']) t.match(metrics, `outcome="${outcome}"} 1`)
   t.match(metrics, 'goal="ready",outcome="closing"} 1')
 })
@@ -113,7 +113,7 @@ t.test('a client that goes away ends its wait', async (t) => {
   await waitFor('the wait has started', () => stream.lines.length > 0)
   stream.close()
   await waitFor('the wait is cancelled', async () =>
-    (await running.agent.metrics.registry.getSingleMetricAsString('health_agent_waits_total')).includes('outcome="cancelled"} 1'),
+    (await running.agent.core.metrics.registry.getSingleMetricAsString('health_agent_waits_total')).includes('outcome="cancelled"} 1'),
   )
   t.pass('cancelled')
 })

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { parsePercent } from '../../src/http/weight.js'
-import type { AgentStatus } from '../../src/status.js'
+import { weightPercent, WeightRequestSchema, type WeightRequest } from '../../src/protocol/requests.js'
+import { validateRequest } from '../../src/protocol/validate.js'
+import type { AgentStatus } from '../../src/protocol/status.js'
 import { startAgent, tempDir } from '../helpers/agent.js'
 
 const flags = { agentCheckListen: '127.0.0.1:0', weightRampMs: '0' }
@@ -18,18 +19,18 @@ t.test('PUT /v1/weight sets an override that the agent check reports; DELETE cle
   const until = Date.parse(status.weight.override?.until ?? '')
   t.ok(until >= before + 600_000 && until <= Date.now() + 600_000, 'expires 600 s from now')
   t.match(status.agentCheck.reply, /^ready up 50% #weight override until \S+: canary$/)
-  t.same(JSON.parse(readFileSync(running.agent.config.weightFile, 'utf8')), status.weight.override)
+  t.same(JSON.parse(readFileSync(running.agent.core.config.weightFile, 'utf8')), status.weight.override)
 
   t.equal((await running.admin('PUT', '/v1/weight', { weight: 75 })).status, 200, 'a bare number is a percentage too')
-  t.equal(running.agent.status().weight.override?.until, null, 'no expiry: until cleared')
+  t.equal(running.agent.core.status().weight.override?.until, null, 'no expiry: until cleared')
 
   const cleared = await running.admin('DELETE', '/v1/weight', { reason: 'canary over', by: 'bob' }, sized({ reason: 'canary over', by: 'bob' }))
   t.equal(cleared.status, 200, cleared.body)
   t.match(JSON.parse(cleared.body), { weight: { percent: 100, source: 'full', override: null } })
-  t.notOk(existsSync(running.agent.config.weightFile))
+  t.notOk(existsSync(running.agent.core.config.weightFile))
   t.equal((await running.admin('DELETE', '/v1/weight')).status, 200, 'DELETE without a body, nothing to clear')
 
-  const audit = readFileSync(running.agent.config.auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const audit = readFileSync(running.agent.core.config.auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
   t.match(audit.filter((e) => e.kind === 'weight'), [
     { from: null, to: '50%', source: 'api', reason: 'canary', by: 'alice' },
     { from: '50%', to: '75%', source: 'api' },
@@ -43,8 +44,8 @@ t.test('the override survives an agent restart', async (t) => {
   t.equal((await first.admin('PUT', '/v1/weight', { weight: '30%', expiresInSeconds: 3600 })).status, 200)
   await first.agent.close()
   const second = await startAgent(t, flags, dir)
-  t.match(second.agent.status().weight, { percent: 30, source: 'override', override: { percent: 30 } })
-  t.match(second.agent.status().agentCheck.reply, /^ready up 30% /)
+  t.match(second.agent.core.status().weight, { percent: 30, source: 'override', override: { percent: 30 } })
+  t.match(second.agent.core.status().agentCheck.reply, /^ready up 30% /)
 })
 
 t.test('bad requests are refused with a message naming the problem, and nothing is written', async (t) => {
@@ -67,10 +68,12 @@ t.test('bad requests are refused with a message naming the problem, and nothing 
     t.match(JSON.parse(response.body), { error: 'AGENT_ERR_BAD_REQUEST', message }, JSON.stringify(body))
   }
   t.equal((await running.admin('DELETE', '/v1/weight', { weight: '50%' }, sized({ weight: '50%' }))).status, 400, 'DELETE takes reason and by only')
-  t.notOk(existsSync(running.agent.config.weightFile))
+  t.notOk(existsSync(running.agent.core.config.weightFile))
   t.equal((await running.admin('PUT', '/v1/weight', { weight: '50%' }, { authorization: 'Bearer wrong' })).status, 401, 'token required')
-  t.notOk(existsSync(running.agent.config.weightFile))
+  t.notOk(existsSync(running.agent.core.config.weightFile))
 })
+
+const parsePercent = (weight: unknown) => weightPercent(validateRequest<WeightRequest>(WeightRequestSchema, { weight }).weight)
 
 t.test('percentages', async (t) => {
   t.equal(parsePercent('50%'), 50)

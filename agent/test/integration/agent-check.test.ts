@@ -98,7 +98,7 @@ backend agentonly
     t.equal(response.status, 200, `PUT /v1/state ${state}`)
   }
 
-  t.equal(running.agent.verdict().cause, 'no-state')
+  t.equal(running.agent.core.verdict().cause, 'no-state')
   const down = await waitFor('DOWN (agent) from a non-admin down', () => both({ be: 'DOWN (agent)', agentonly: 'DOWN (agent)' }))
   t.match(down.be.last_agt, /^via agent : down \(no valid admin state/, 'the reason shows as the agent check description')
 

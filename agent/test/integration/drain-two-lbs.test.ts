@@ -112,7 +112,7 @@ backend be
 }
 
 function view(running: RunningAgent, node: string): LbView | undefined {
-  return running.agent.lb.views.list().find((v) => v.node === node)
+  return running.agent.core.lb.views.list().find((v) => v.node === node)
 }
 
 const reports = (running: RunningAgent, node: string, status: string, scur?: number) => () => {
@@ -189,7 +189,7 @@ t.test('two HAProxy 2.6 with send-state: drain, sticky sessions, ready, down, an
     const timedOut = await agentctl(['drain', '--wait', '--timeout', '1.5'], env)
     t.equal(timedOut.code, 1, 'the wait times out: exit 1')
     t.match(timedOut.stderr, /drained not confirmed within 1\.\ds; the server stays drained: lb1 be\/s1: NOLB with 1 session in flight/)
-    t.equal(running.agent.store.current?.state, 'drain', 'the server stays drained')
+    t.equal(running.agent.core.store.current?.state, 'drain', 'the server stays drained')
 
     const forced = await agentctl(['drain', '--wait', '--force-after', '1'], env)
     t.equal(forced.code, 0, '--force-after goes on: exit 0')
@@ -217,7 +217,7 @@ t.test('two HAProxy 2.6 with send-state: drain, sticky sessions, ready, down, an
 
   t.test('a stopped load balancer goes stale and, expected, blocks the drain', async (t) => {
     await lb2.stop()
-    await waitFor('lb2 goes stale', () => running.agent.status().loadBalancers.confirmation?.loadBalancers.find((l) => l.lb === 'lb2')?.stale, { timeoutMs: 5000 })
+    await waitFor('lb2 goes stale', () => running.agent.core.status().loadBalancers.confirmation?.loadBalancers.find((l) => l.lb === 'lb2')?.stale, { timeoutMs: 5000 })
     const blocked = await agentctl(['drain', '--wait', '--timeout', '2'], env)
     t.equal(blocked.code, 1, 'not confirmed: exit 1')
     t.match(blocked.stderr, /lb2 be\/s1: no check for \d+\.\ds/)
@@ -225,7 +225,7 @@ t.test('two HAProxy 2.6 with send-state: drain, sticky sessions, ready, down, an
     const status = await agentctl(['status'], env)
     t.match(status.stdout, /lb2 be\/s1 +UP +scur=0 qcur=0 +checked \d+\.\ds ago {2}waiting: no check for/)
 
-    const metrics = await running.agent.metrics.registry.metrics()
+    const metrics = await running.agent.core.metrics.registry.metrics()
     t.match(metrics, /health_agent_drain_duration_seconds_count 1\n/, 'one drain timed from start to confirmation')
     t.match(metrics, /health_agent_waits_total\{goal="drained",outcome="timeout"\} 2/)
     t.match(metrics, /health_agent_waits_total\{goal="drained",outcome="forced"\} 1/)

@@ -40,9 +40,9 @@ backend be
     ['agentctl ready', () => agentctl(['ready'], env), 'UP'],
     ['agentctl down', () => agentctl(['down', '--reason', 'haproxy test'], env), 'DOWN'],
     ['agentctl ready', () => agentctl(['ready'], env), 'UP'],
-    ['echo drain > state', async () => writeFileSync(running.agent.config.stateFile, 'drain\n'), 'NOLB'],
-    ['echo down > state', async () => writeFileSync(running.agent.config.stateFile, 'down\n'), 'DOWN'],
-    ['echo ready > state', async () => writeFileSync(running.agent.config.stateFile, 'ready\n'), 'UP'],
+    ['echo drain > state', async () => writeFileSync(running.agent.core.config.stateFile, 'drain\n'), 'NOLB'],
+    ['echo down > state', async () => writeFileSync(running.agent.core.config.stateFile, 'down\n'), 'DOWN'],
+    ['echo ready > state', async () => writeFileSync(running.agent.core.config.stateFile, 'ready\n'), 'UP'],
   ]
   for (const [name, act, expected] of steps) {
     const started = Date.now()

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { AGENTCTL_BIN } from '../helpers/cli.js'
-import type { AgentStatus } from '../../src/status.js'
+import type { AgentStatus } from '../../src/protocol/status.js'
 import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
 import { startHttpServer } from '../helpers/http-server.js'
 import { sessionsText, statusXml } from '../helpers/manager-fixtures.js'
@@ -145,7 +145,7 @@ t.test('the warm-up gate: 500 while warming up, then the admin state; progress i
   t.equal((await agent.check()).status, 500)
 
   if (existsSync(AGENTCTL_BIN)) {
-    const { stdout } = await run(process.execPath, [AGENTCTL_BIN, 'status', '--agent', agent.adminUrl, '--token-file', agent.agent.config.tokenFile], {
+    const { stdout } = await run(process.execPath, [AGENTCTL_BIN, 'status', '--agent', agent.adminUrl, '--token-file', agent.agent.core.config.tokenFile], {
       // tap's TypeScript loader is for the tests, not for the built CLI.
       env: { ...process.env, NODE_OPTIONS: '' },
     })
@@ -224,10 +224,10 @@ t.test('manager signals are polled while draining, shown, and the credentials ne
   )
   await waitFor('ready', answers(agent, 200))
   t.equal(server.requests.length, 0, 'not polled while ready')
-  t.same(agent.agent.tomcat.signals(), { busyThreads: null, sessions: null, at: null, error: null })
+  t.same(agent.agent.core.tomcat.signals(), { busyThreads: null, sessions: null, at: null, error: null })
 
   await agent.admin('PUT', '/v1/state', { state: 'drain' })
-  const signals = await waitFor('signals', () => agent.agent.tomcat.signals().at !== null && agent.agent.tomcat.signals())
+  const signals = await waitFor('signals', () => agent.agent.core.tomcat.signals().at !== null && agent.agent.core.tomcat.signals())
   t.same({ busyThreads: signals.busyThreads, sessions: signals.sessions, error: signals.error }, { busyThreads: 2, sessions: { '/app': 3 }, error: null })
   const s = await status(agent)
   t.match(s.tomcat.manager, { url: server.url('/manager'), contexts: ['/app'], polling: true, signals: { busyThreads: 2, sessions: { '/app': 3 } } })

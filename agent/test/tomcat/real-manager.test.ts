@@ -40,12 +40,12 @@ t.test('busy threads and sessions from a real Tomcat manager, polled while drain
     tomcatManagerContexts: '/app',
     tomcatManagerPollMs: '200',
   })
-  const signals = () => running.agent.tomcat.signals()
+  const signals = () => running.agent.core.tomcat.signals()
 
   for (let i = 0; i < 3; i++) t.equal((await httpRequest(tomcat.url('/app/session.jsp'))).status, 200, `session ${i + 1} created`)
   t.equal(signals().at, null, 'not polled while ready')
 
-  await running.agent.store.set({ state: 'drain', reason: 'manager test' })
+  await running.agent.core.store.set({ state: 'drain', reason: 'manager test' })
   const idle = await waitFor('the manager to report 3 sessions, no busy thread', () => {
     const s = signals()
     return s.sessions?.['/app'] === 3 && s.busyThreads === 0 && s.error === null ? s : false
@@ -57,7 +57,7 @@ t.test('busy threads and sessions from a real Tomcat manager, polled while drain
   t.equal((await slow).status, 200)
   await waitFor('no busy thread once it ended', () => signals().busyThreads === 0)
 
-  const metrics = await running.agent.metrics.registry.metrics()
+  const metrics = await running.agent.core.metrics.registry.metrics()
   t.match(metrics, /health_agent_tomcat_active_sessions\{context="\/app"\} 3/)
   t.match(metrics, /health_agent_tomcat_busy_threads 0/)
   const status = JSON.parse((await running.admin('GET', '/v1/status')).body)

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import t from 'tap'
-import type { AgentStatus } from '../../src/status.js'
+import type { AgentStatus } from '../../src/protocol/status.js'
 import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
 import { httpRequest } from '../helpers/http.js'
 import { requireTomcat, Tomcat, writeWebapp } from '../helpers/tomcat.js'

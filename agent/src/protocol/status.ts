@@ -1,10 +1,10 @@
-import type { FileProblem } from './state/store.js'
-import type { StateRecord } from './state/model.js'
-import type { Verdict } from './state/effective.js'
-import type { TomcatStatus } from './tomcat/monitor.js'
-import type { Confirmation } from './lb/confirm.js'
-import type { AgentCheckStatus } from './agentcheck/server.js'
-import type { WeightStatus } from './agentcheck/weight.js'
+import type { FileProblem } from '../state/store.js'
+import type { StateRecord } from '../state/model.js'
+import type { Verdict } from '../state/effective.js'
+import type { TomcatStatus } from '../tomcat/monitor.js'
+import type { Confirmation } from '../lb/confirm.js'
+import type { AgentCheckStatus } from '../agentcheck/server.js'
+import type { WeightStatus } from '../agentcheck/weight.js'
 
 /** What `GET /v1/status` returns and `agentctl status --json` prints: keep it stable. */
 export interface AgentStatus {
@@ -28,3 +28,8 @@ export interface AgentStatus {
   weight: WeightStatus
   agentCheck: AgentCheckStatus
 }
+
+// The vocabulary of the wire, for clients: agentctl imports it from here, not from server modules.
+export { goalOf, WAIT_GOALS, type WaitGoal, type Confirmation, type LbProgress } from '../lb/confirm.js'
+export type { WaitEvent, WaitOutcome } from '../lb/tracker.js'
+export { ADMIN_STATES, HTTP_STATUS_OF, type AdminState } from '../state/model.js'

@@ -1,7 +1,7 @@
 import { formatDuration } from '../state/effective.js'
-import type { ManagerSignals } from './manager.js'
-import type { TomcatStatus } from './monitor.js'
-import type { ProbeResult } from './probe.js'
+import type { ManagerSignals } from '../tomcat/manager.js'
+import type { TomcatStatus } from '../tomcat/monitor.js'
+import type { ProbeResult } from '../tomcat/probe.js'
 
 /** One labelled line of the human status (agentctl status, the status page). */
 export type StatusLine = [label: string, text: string]

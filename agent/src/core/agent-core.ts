@@ -1,0 +1,201 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { agentReply, type AgentReply } from '../agentcheck/reply.js'
+import { WeightController } from '../agentcheck/weight.js'
+import type { ResolvedConfig } from '../config/load.js'
+import type { WaitGoal } from '../lb/confirm.js'
+import { LbMetrics } from '../lb/metrics.js'
+import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
+import { LbViews } from '../lb/views.js'
+import { AgentMetrics } from '../metrics.js'
+import type { AgentStatus } from '../protocol/status.js'
+import { AuditLog, type ChangeSource } from '../state/audit.js'
+import type { Verdict } from '../state/effective.js'
+import type { AdminState } from '../state/model.js'
+import { StateStore, type StateChange } from '../state/store.js'
+import { TomcatMetrics } from '../tomcat/metrics.js'
+import { TomcatMonitor } from '../tomcat/monitor.js'
+import { tomcatSettings } from '../tomcat/settings.js'
+import { buildStatus, type AgentCheckDoorInfo } from './status.js'
+import { managerSignalsForDrain } from './tomcat-signals.js'
+import { VerdictKeeper, type VerdictChange } from './verdict.js'
+
+export type CoreEvents = {
+  /** The effective state (or why it is what it is) changed. */
+  verdict: [VerdictChange]
+  /** The admin state was read or changed (API, agentctl, a shell write of the state file). */
+  admin: [StateChange]
+}
+
+export interface StateInput {
+  state: AdminState
+  reason?: string
+  by?: string
+}
+
+/**
+ * The agent without any listener: the state store and its audit, the Tomcat monitor, the verdict
+ * (the effective state and why), the load balancers' views and the waits on them, the weight,
+ * and one `status()`. The doors (health check, admin API, agent check) are thin layers over it;
+ * a test or an embedding program drives it directly.
+ */
+export class AgentCore extends EventEmitter<CoreEvents> {
+  readonly config: ResolvedConfig
+  readonly logger: Logger
+  readonly metrics = new AgentMetrics()
+  readonly store: StateStore
+  readonly tomcat: TomcatMonitor
+  readonly lb: { readonly views: LbViews; readonly tracker: LbTracker }
+  readonly weight: WeightController
+  readonly startedAt = new Date().toISOString()
+  private readonly audit: AuditLog
+  private readonly verdicts: VerdictKeeper
+  private agentCheckDoor: AgentCheckDoorInfo | null = null
+
+  constructor(config: ResolvedConfig, logger: Logger) {
+    super()
+    this.config = config
+    this.logger = logger
+    // Settings that only make sense together are checked before anything touches the disk.
+    const tomcatConfig = tomcatSettings(config)
+    this.audit = new AuditLog(config.auditFile)
+    this.store = new StateStore({ path: config.stateFile, initialState: config.initialState, pollMs: config.statePollMs, audit: this.audit, logger })
+    this.tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(this.metrics.registry) })
+    this.lb = this.buildLoadBalancers(tomcatConfig.manager !== null)
+    this.weight = new WeightController({
+      ramp: { startPercent: config.weightRampStartPercent, durationMs: config.weightRampMs, steps: config.weightRampSteps },
+      file: config.weightFile,
+      audit: this.audit,
+      logger,
+    })
+    this.verdicts = new VerdictKeeper(
+      () => ({ admin: this.store.current, stateFileProblem: this.store.problem?.message ?? null, tomcat: this.tomcat.facts(), now: Date.now() }),
+      (change) => this.verdictChanged(change),
+    )
+    this.store.on('change', (change) => this.adminChanged(change))
+    this.store.on('problem', (problem) => {
+      this.metrics.stateFileProblem(problem?.kind ?? null)
+      this.verdicts.recompute('file')
+    })
+    this.tomcat.on('change', (cause) => this.verdicts.recompute(cause))
+  }
+
+  verdict(): Verdict {
+    return this.verdicts.get()
+  }
+
+  /** Writes the admin state through the state file (the single source of truth). */
+  setState(input: StateInput, source: ChangeSource = 'api'): Promise<unknown> {
+    return this.store.set(input, source)
+  }
+
+  /** Waits until every load balancer confirms `goal`; refused when the admin state cannot reach it. */
+  wait(goal: WaitGoal, options: WaitOptions): WaitHandle {
+    return this.lb.tracker.wait(goal, options)
+  }
+
+  /** A health check was answered: what the checker said of this server (send-state), and from where. */
+  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: string | undefined, httpStatus: number): void {
+    this.lb.views.record(stateHeader, remoteAddress, httpStatus)
+  }
+
+  /** The agent-check line for the current verdict and weight. */
+  agentReply(): AgentReply {
+    const verdict = this.verdicts.get()
+    const weight = this.weight.current(verdict.state)
+    return agentReply({ verdict, weightPercent: weight.percent, weightNote: weight.note, adminReason: this.store.current?.reason ?? null })
+  }
+
+  /** The agent-check door reports where it listens and its connections in the status. */
+  attachAgentCheck(info: AgentCheckDoorInfo): void {
+    this.agentCheckDoor = info
+  }
+
+  status(): AgentStatus {
+    const verdict = this.verdicts.get()
+    return buildStatus({
+      config: this.config,
+      startedAt: this.startedAt,
+      verdict,
+      admin: this.store.current,
+      stateFileProblem: this.store.problem,
+      tomcat: this.tomcat.status(),
+      lbViews: this.lb.views.size,
+      confirmation: this.lb.tracker.current(),
+      weight: this.weight.status(verdict.state),
+      agentCheck: { reply: this.agentReply().line.trimEnd(), door: this.agentCheckDoor },
+    })
+  }
+
+  /** Reads the state (writing the initial one if needed), starts watching it and probing Tomcat. Does not listen. */
+  async start(): Promise<void> {
+    this.audit.open()
+    await this.store.start()
+    this.tomcat.setAdminState(this.store.current?.state ?? null)
+    this.tomcat.start()
+    await this.weight.load()
+    const verdict = this.verdicts.begin()
+    this.metrics.setAdminState(this.store.current?.state ?? null)
+    this.metrics.setEffectiveState(verdict.state)
+    this.weight.onAgentStart(verdict.state)
+    this.logger.info({ state: verdict.state, cause: verdict.cause, why: verdict.why }, `answering ${verdict.httpStatus} (${verdict.state})`)
+  }
+
+  /** Reopens the audit file (SIGHUP, after logrotate). */
+  reopenFiles(): void {
+    this.audit.reopen()
+  }
+
+  /** Ends the waits (their clients get a last `closing` event); the doors close first. */
+  endWaits(): void {
+    this.lb.tracker.close()
+  }
+
+  async close(): Promise<void> {
+    this.endWaits()
+    this.weight.close()
+    await this.tomcat.close()
+    await this.store.close()
+    this.audit.close()
+  }
+
+  private buildLoadBalancers(managerWired: boolean): AgentCore['lb'] {
+    const config = this.config
+    // A view silent for ten stale periods (at least a minute) is forgotten.
+    const views = new LbViews({ maxViews: config.maxLbViews, forgetAfterMs: Math.max(10 * config.lbStaleMs, 60_000) })
+    const lbMetrics = new LbMetrics(this.metrics.registry, views)
+    const tracker = new LbTracker({
+      views,
+      staleMs: config.lbStaleMs,
+      expect: config.expectLb,
+      maxSessions: config.maxSessions,
+      tomcatSignals: managerWired ? () => managerSignalsForDrain(this.tomcat.signals()) : undefined,
+      admin: () => this.store.current,
+      startedAt: Date.parse(this.startedAt),
+      logger: this.logger,
+      hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
+    })
+    return { views, tracker }
+  }
+
+  private adminChanged(change: StateChange): void {
+    this.tomcat.setAdminState(change.to.state)
+    this.metrics.setAdminState(change.to.state)
+    if (change.from?.state !== change.to.state) this.metrics.countTransition('admin', change.source, change.to.state)
+    this.verdicts.recompute(change.source)
+    // Until start() has read the state, a change is the start itself, not a transition to follow.
+    if (this.verdicts.hasBegun) this.lb.tracker.adminChanged(change.from, change.to)
+    this.emit('admin', change)
+  }
+
+  private verdictChanged(change: VerdictChange): void {
+    const { previous, next, source, started } = change
+    this.metrics.setEffectiveState(next.state)
+    if (started) this.weight.onEffectiveState(previous.state, next.state)
+    if (started && previous.state !== next.state) {
+      this.metrics.countTransition('effective', next.cause === 'admin' ? source : next.cause, next.state)
+      this.logger.info({ from: previous.state, to: next.state, cause: next.cause, why: next.why }, `answering ${next.httpStatus} (${next.state})`)
+    }
+    this.emit('verdict', change)
+  }
+}
