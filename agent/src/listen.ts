@@ -17,6 +17,13 @@ async function removeStaleSocket(path: string): Promise<void> {
   if (!alive) await unlink(path).catch(() => undefined)
 }
 
+/** Why a listener could not be opened, as one line naming the address (and, for a second listener, which). */
+export function listenFailure(address: string, err: unknown, what?: string): AgentError {
+  const code = (err as NodeJS.ErrnoException).code
+  const hint = code === 'EADDRINUSE' ? 'address already in use (another agent?)' : code === 'EACCES' ? 'permission denied' : (err as Error).message
+  return new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}${what ? ` (${what})` : ''}: ${hint}`, { cause: err })
+}
+
 /** Listens on `HOST:PORT` or `unix:PATH` and returns the address actually bound (port 0 resolved). */
 export async function listenOn(server: FastifyInstance, address: string): Promise<ListenAddress> {
   const parsed = parseListenAddress(address)
@@ -29,9 +36,7 @@ export async function listenOn(server: FastifyInstance, address: string): Promis
     }
     await server.listen({ host: parsed.host, port: parsed.port })
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const hint = code === 'EADDRINUSE' ? ': address already in use (another agent?)' : code === 'EACCES' ? ': permission denied' : `: ${(err as Error).message}`
-    throw new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}${hint}`, { cause: err })
+    throw listenFailure(address, err)
   }
   const bound = server.server.address()
   const port = typeof bound === 'object' && bound ? bound.port : parsed.port

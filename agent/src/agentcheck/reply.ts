@@ -29,13 +29,6 @@ export interface AgentReply {
  * - down because an operator said so (cause admin): `maint N%`: no traffic at all (`MAINT`).
  * - down for any other cause (Tomcat dead, warming up, no readable state): `down N%` (`DOWN (agent)`).
  */
-export const REPLY_WORDS: ReadonlyArray<{ state: string; cause: string; word: AgentWord; haproxy: string }> = [
-  { state: 'ready', cause: 'any', word: 'ready', haproxy: 'UP (or "no check" without `check`), weight N%' },
-  { state: 'drain', cause: 'any', word: 'drain', haproxy: 'DRAIN (agent)' },
-  { state: 'down', cause: 'admin', word: 'maint', haproxy: 'MAINT' },
-  { state: 'down', cause: 'anything else', word: 'down', haproxy: 'DOWN (agent)' },
-]
-
 /** HAProxy keeps a check description of about 128 bytes; the rest would be cut anyway. */
 export const MAX_DESCRIPTION = 100
 

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { formatListenAddress, parseListenAddress } from '../config/listen-address.js'
 import { AgentError } from '../errors.js'
+import { listenFailure } from '../listen.js'
 import type { AgentCheckMetrics } from './metrics.js'
 import type { AgentReply } from './reply.js'
 
@@ -101,10 +102,7 @@ export class AgentCheckServer {
     const parsed = parseListenAddress(address)
     if (!parsed || parsed.kind !== 'tcp') throw new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}: the agent check needs HOST:PORT`)
     await new Promise<void>((resolve, reject) => {
-      const fail = (err: NodeJS.ErrnoException) => {
-        const hint = err.code === 'EADDRINUSE' ? 'address already in use (another agent?)' : err.code === 'EACCES' ? 'permission denied' : err.message
-        reject(new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address} (agent check): ${hint}`, { cause: err }))
-      }
+      const fail = (err: NodeJS.ErrnoException) => reject(listenFailure(address, err, 'agent check'))
       this.server.once('error', fail)
       this.server.listen({ host: parsed.host, port: parsed.port }, () => {
         this.server.off('error', fail)

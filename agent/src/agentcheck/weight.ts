@@ -70,10 +70,6 @@ export class WeightController {
     this.now = options.now ?? Date.now
   }
 
-  get settings(): RampSettings {
-    return this.options.ramp
-  }
-
   /** Reads a persisted override; an expired one is ended (and audited) now, a bad file is reported and ignored. */
   async load(): Promise<void> {
     const read = await this.file.read()

@@ -6,8 +6,8 @@ export type AgentEndpoint = { socketPath: string } | { host: string; port: numbe
 export class ClientError extends Error {
   readonly kind: 'unreachable' | 'refused' | 'failed'
   readonly status: number | null
-  constructor(kind: ClientError['kind'], message: string, status: number | null = null) {
-    super(message)
+  constructor(kind: ClientError['kind'], message: string, status: number | null = null, options?: { cause?: unknown }) {
+    super(message, options)
     this.kind = kind
     this.status = status
   }
@@ -67,7 +67,7 @@ export function callAgent<T>(
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`)))
+        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`, null, { cause: err })))
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8')
           let json: unknown
@@ -89,7 +89,7 @@ export function callAgent<T>(
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
     req.on('error', (err: NodeJS.ErrnoException) => {
       const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is the agent running? see --agent)' : ''
-      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`))
+      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`, null, { cause: err }))
     })
     req.end(payload)
   })
@@ -133,7 +133,7 @@ export function streamAgent(
             onLine(value)
           }
         })
-        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`)))
+        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`, null, { cause: err })))
         res.on('end', () => {
           if (status >= 200 && status < 300) return resolve()
           let message = buffer
@@ -149,7 +149,7 @@ export function streamAgent(
     req.on('timeout', () => req.destroy(new Error(`nothing from the agent for ${idleTimeoutMs} ms`)))
     req.on('error', (err: NodeJS.ErrnoException) => {
       const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is the agent running? see --agent)' : ''
-      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`))
+      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`, null, { cause: err }))
     })
     req.end()
   })

@@ -67,6 +67,14 @@ export class LbMetrics {
         this.set(views.invalidHeaders)
       },
     })
+    new Gauge({
+      name: `${PREFIX}lb_views_evicted`,
+      help: 'Load balancer views dropped since the agent started because --max-lb-views was reached (a flood of distinct checkers)',
+      registers: [registry],
+      collect() {
+        this.set(views.evicted)
+      },
+    })
     this.drainDuration = new Histogram({
       name: `${PREFIX}drain_duration_seconds`,
       help: 'Time from the start of a drain to its confirmation by every load balancer',

@@ -85,14 +85,6 @@ export class LbTracker {
     this.log = options.logger.child({ component: 'lb' })
   }
 
-  get staleMs(): number {
-    return this.options.staleMs
-  }
-
-  get expect(): readonly string[] {
-    return this.options.expect
-  }
-
   /** The confirmation of `goal` against the current admin state's start; null with no admin state. */
   evaluate(goal: WaitGoal, now = Date.now()): Confirmation | null {
     const admin = this.options.admin()

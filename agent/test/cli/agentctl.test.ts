@@ -101,3 +101,24 @@ t.test('exit codes: bad usage 2, unreachable 3, refused 4', async (t) => {
   t.match(tooLong.stderr, /^agentctl: --reason: expected at most 500 characters, got 600\n$/)
   t.equal(running.agent.core.store.current?.state, 'ready', 'refused calls changed nothing')
 })
+
+t.test("agentctl reads only its own settings: an agent-only setting it does not use cannot stop it", async (t) => {
+  const running = await startAgent(t)
+  const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
+  const config = join(running.dir, 'agent.yaml')
+  writeFileSync(config, 'tomcat-fall: many\ncheck-path: /health\n')
+
+  const withBadAgentSettings = await agentctl(['status'], { ...env, HEALTH_AGENT_TOMCAT_FALL: 'abc', HEALTH_AGENT_CONFIG: config })
+  t.equal(withBadAgentSettings.code, 0, withBadAgentSettings.stderr)
+  t.match(withBadAgentSettings.stdout, /^effective {3}ready \(HTTP 200\)$/m)
+
+  const badUrl = await agentctl(['status'], { ...env, HEALTH_AGENT_URL: 'ftp://nowhere' })
+  t.equal(badUrl.code, 2, 'its own settings are still checked')
+  t.match(badUrl.stderr, /^agentctl: --agent: expected http:\/\/HOST:PORT or unix:\/PATH, got "ftp:\/\/nowhere"\n$/)
+
+  const unknownKey = join(running.dir, 'typo.yaml')
+  writeFileSync(unknownKey, 'tomcat-fal: 3\n')
+  const typo = await agentctl(['status'], { ...env, HEALTH_AGENT_CONFIG: unknownKey })
+  t.equal(typo.code, 2, 'a config file the agent would refuse is refused too')
+  t.match(typo.stderr, /unknown setting "tomcat-fal"/)
+})
