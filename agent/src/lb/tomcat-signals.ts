@@ -1,7 +1,8 @@
 /**
- * What a drain confirmation needs from Tomcat's manager app, once a probe provides it
- * (`/manager/status?XML=true` for busy threads, `/manager/text/sessions` for sessions).
- * The agent works without it: with no provider, a drain is confirmed by the load balancers alone.
+ * What a drain confirmation needs from Tomcat's manager app (`/manager/status?XML=true` for busy
+ * threads, `/manager/text/sessions` for sessions), read by tomcat/signals.ts while the admin state
+ * is drain or down. Without --tomcat-manager-url there is no provider, and a drain is confirmed by
+ * the load balancers alone.
  */
 export interface TomcatSignals {
   /**
