@@ -234,7 +234,7 @@ t.test('manager signals are polled while draining, shown, and the credentials ne
   const metrics = await metricsText(agent)
   t.match(metrics, /health_agent_tomcat_busy_threads 2/)
   t.match(metrics, /health_agent_tomcat_active_sessions\{context="\/app"\} 3/)
-  t.match(await (await fetch(agent.healthUrl + '/')).text(), /manager: {3}busy threads 2, sessions \/app=3 \(at \S+\); polled every 100 ms while draining/)
+  t.match(await (await fetch(agent.healthUrl + '/')).text(), /^manager {5}busy threads 2, sessions \/app=3 \(at \S+\); polled every 100 ms while draining$/m)
 
   await agent.admin('PUT', '/v1/state', { state: 'ready' })
   t.equal((await status(agent)).tomcat.manager?.polling, false, 'polling stops once ready')
