@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { AgentError, isAgentError } from '../errors.js'
+import { MAX_EXPIRY_SECONDS } from '../state/expiry.js'
 import { ADMIN_STATES, isAdminState, type AdminState } from '../state/model.js'
 import type { AgentStatus } from '../status.js'
 import { bearerMatches } from './token.js'
@@ -14,7 +15,7 @@ export interface AdminDeps {
   token: string
   logger: Logger
   status: () => AgentStatus
-  setState: (input: { state: AdminState; reason?: string; by?: string }) => Promise<unknown>
+  setState: (input: StateRequest) => Promise<unknown>
   /** `GET /v1/wait`: waits for the load balancers to confirm a state. */
   wait?: StartWait
 }
@@ -23,6 +24,8 @@ export interface StateRequest {
   state: AdminState
   reason?: string
   by?: string
+  /** ISO time a drain or down ends by itself, from the request's `for` (seconds). */
+  until?: string
 }
 
 export function optionalText(body: Record<string, unknown>, key: string, max: number): string | undefined {
@@ -48,9 +51,9 @@ export function parseStateRequest(body: unknown): StateRequest {
     throw new AgentError('AGENT_ERR_BAD_REQUEST', 'expected a JSON object such as {"state":"drain","reason":"deploy v42"}')
   }
   const fields = body as Record<string, unknown>
-  const unknown = Object.keys(fields).filter((k) => !['state', 'reason', 'by'].includes(k))
+  const unknown = Object.keys(fields).filter((k) => !['state', 'reason', 'by', 'for'].includes(k))
   if (unknown.length > 0) {
-    throw new AgentError('AGENT_ERR_BAD_REQUEST', `unknown field "${unknown[0]}": expected state, reason, by`)
+    throw new AgentError('AGENT_ERR_BAD_REQUEST', `unknown field "${unknown[0]}": expected state, reason, by, for`)
   }
   if (!isAdminState(fields.state)) {
     throw new AgentError(
@@ -60,7 +63,18 @@ export function parseStateRequest(body: unknown): StateRequest {
         : `unknown state ${JSON.stringify(fields.state)}: expected one of ${ADMIN_STATES.join(', ')}`,
     )
   }
-  return { state: fields.state, reason: optionalText(fields, 'reason', MAX_REASON), by: optionalText(fields, 'by', MAX_BY) }
+  const until = expiryOf(fields.state, fields.for)
+  return { state: fields.state, reason: optionalText(fields, 'reason', MAX_REASON), by: optionalText(fields, 'by', MAX_BY), ...(until ? { until } : {}) }
+}
+
+/** `for`: seconds until a drain or down ends by itself; the agent's clock turns it into `until`. */
+function expiryOf(state: AdminState, value: unknown, now = Date.now()): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (state === 'ready') throw new AgentError('AGENT_ERR_BAD_REQUEST', '"for" goes with drain or down: ready does not expire')
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1 || value > MAX_EXPIRY_SECONDS) {
+    throw new AgentError('AGENT_ERR_BAD_REQUEST', `"for": expected a number of seconds from 1 to ${MAX_EXPIRY_SECONDS}, got ${JSON.stringify(value)}`)
+  }
+  return new Date(now + Math.round(value * 1000)).toISOString()
 }
 
 /** Maps fastify's own body errors (bad JSON, too large, wrong type) onto the catalogue. */
@@ -105,7 +119,7 @@ export function buildAdminServer(deps: AdminDeps): FastifyInstance {
   app.put('/v1/state', async (request) => {
     const input = parseStateRequest(request.body)
     await deps.setState(input)
-    log.info({ remote: request.ip, state: input.state, reason: input.reason, by: input.by }, 'state set through the admin API')
+    log.info({ remote: request.ip, state: input.state, reason: input.reason, by: input.by, until: input.until }, 'state set through the admin API')
     return deps.status()
   })
 
