@@ -17,6 +17,8 @@ import { registerWeightRoutes } from './http/weight.js'
 import { AgentMetrics } from './metrics.js'
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
 import { AuditLog } from './state/audit.js'
+import { StateExpiry } from './state/expiry.js'
+import { StateAgeMetrics } from './state/metrics.js'
 import { decide, sameVerdict, type Verdict } from './state/effective.js'
 import { StateStore } from './state/store.js'
 import type { AgentStatus } from './status.js'
@@ -70,6 +72,9 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     logger,
   })
   const token = loadOrCreateToken(config.tokenFile, logger)
+  // Drain/down expiry and the admin state's age (issue 15).
+  const stateAge = new StateAgeMetrics(metrics.registry, () => store.current)
+  const expiry = new StateExpiry({ store, logger, onExpired: (from) => stateAge.expired(from) })
   const tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(metrics.registry) })
   // A view silent for ten stale periods (at least a minute) is forgotten.
   const views = new LbViews({ maxViews: config.maxLbViews, forgetAfterMs: Math.max(10 * config.lbStaleMs, 60_000) })
@@ -144,7 +149,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
       agent: { name: PACKAGE_NAME, version: PACKAGE_VERSION, node: process.version, pid: process.pid, startedAt },
       effective: current,
       admin: admin
-        ? { state: admin.state, since: admin.since ?? startedAt, reason: admin.reason ?? null, by: admin.by ?? null }
+        ? { state: admin.state, since: admin.since ?? startedAt, reason: admin.reason ?? null, by: admin.by ?? null, until: admin.until ?? null }
         : null,
       stateFile: { path: config.stateFile, ok: store.problem === null, problem: store.problem },
       auditFile: config.auditFile,
@@ -188,6 +193,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     async start() {
       audit.open()
       await store.start()
+      expiry.start()
       tomcat.setAdminState(store.current?.state ?? null)
       tomcat.start()
       await weight.load()
@@ -207,6 +213,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
       await Promise.allSettled([health.close(), admin.close(), agentCheck?.close()])
       weight.close()
       await tomcat.close()
+      expiry.close()
       await store.close()
       audit.close()
     },
