@@ -14,6 +14,8 @@ import type { ManagerSignals } from './tomcat/manager.js'
 import { LbTracker } from './lb/tracker.js'
 import { LbViews } from './lb/views.js'
 import { registerWeightRoutes } from './http/weight.js'
+import { historyRoutes } from './http/history.js'
+import { readAuditTail } from './state/audit-reader.js'
 import { AgentMetrics } from './metrics.js'
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
 import { AuditLog } from './state/audit.js'
@@ -176,6 +178,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     wait: (goal, waitOptions) => tracker.wait(goal, waitOptions),
   })
   registerWeightRoutes(admin, { weight, status, logger })
+  admin.register(historyRoutes, { read: (o) => readAuditTail(config.auditFile, o) })
 
   return {
     config,
