@@ -12,6 +12,7 @@ import { LbMetrics } from './lb/metrics.js'
 import type { TomcatSignals, TomcatSignalsProvider } from './lb/tomcat-signals.js'
 import type { ManagerSignals } from './tomcat/manager.js'
 import { LbTracker } from './lb/tracker.js'
+import { registerExpectedLbMetric } from './lb/expected-metrics.js'
 import { LbViews } from './lb/views.js'
 import { registerWeightRoutes } from './http/weight.js'
 import { historyRoutes } from './http/history.js'
@@ -92,6 +93,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     logger,
     hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
   })
+  registerExpectedLbMetric(metrics.registry, config.expectLb, () => tracker.evaluate('ready')?.missing ?? config.expectLb)
   const weight = new WeightController({
     ramp: { startPercent: config.weightRampStartPercent, durationMs: config.weightRampMs, steps: config.weightRampSteps },
     file: config.weightFile,
