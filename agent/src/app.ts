@@ -16,6 +16,8 @@ import { registerExpectedLbMetric } from './lb/expected-metrics.js'
 import { LbViews } from './lb/views.js'
 import { registerWeightRoutes } from './http/weight.js'
 import { historyRoutes } from './http/history.js'
+import { followChanges } from './http/page/changes.js'
+import { statusPage } from './http/page/plugin.js'
 import { readAuditTail } from './state/audit-reader.js'
 import { AgentMetrics } from './metrics.js'
 import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
@@ -171,6 +173,13 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     verdict: () => current,
     status,
     onCheck: (header, address, code) => views.record(header, address, code),
+  })
+  // The live status page (issue 15): read-only, on the health listener.
+  health.register(statusPage, {
+    status,
+    detail: config.pageDetail,
+    onChange: followChanges([[store, ['change', 'problem']], [tomcat, ['change']]]),
+    history: (limit) => readAuditTail(config.auditFile, { limit, maxBytes: 64 * 1024 }).then((tail) => tail.entries),
   })
   const admin = buildAdminServer({
     token,
