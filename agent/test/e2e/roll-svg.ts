@@ -112,8 +112,10 @@ export function renderRollSvg(timeline: RollTimeline, title = 'rolling deploy'):
       .filter((m) => m.host === host)
       .forEach((m, k) => {
         const mx = x(m.at)
-        out.push(`<line class="mark" x1="${f(mx)}" y1="${y + 8 + (k % 2) * 7}" x2="${f(mx)}" y2="${y + 28 + 2 * BAND}" stroke="#222" stroke-width="1"/>`)
-        out.push(`<text x="${f(mx + 2)}" y="${y + 14 + (k % 2) * 7}" font-size="9" fill="#222">${escapeXml(m.label)}</text>`)
+        // Steps come in quick succession: three label rows keep their names apart.
+        const row = k % 3
+        out.push(`<line class="mark" x1="${f(mx)}" y1="${y + 2 + row * 7}" x2="${f(mx)}" y2="${y + 28 + 2 * BAND}" stroke="#222" stroke-width="1"/>`)
+        out.push(`<text x="${f(mx + 2)}" y="${y + 9 + row * 7}" font-size="9" fill="#222">${escapeXml(m.label)}</text>`)
       })
     out.push('</g>')
   })

@@ -30,19 +30,24 @@ export interface RollRecorderOptions {
   everyMs?: number
 }
 
-const HOST_START = /^rolling-deploy: host \d+\/\d+ (\S+): starting$/
-const STEP_DONE = /^\[\d+\/\d+ (\S+)\] (\S+): done: (.*) \(([\d.]+) s\)$/
+const STEP_START = /^\[\d+\/\d+ (\S+)\] (?:pre-deploy|post-deploy|deploy-war): step: (.*)$/
+/** The steps worth a mark, by the start of their name in the scripts' `step:` lines. */
+const STEP_LABELS: Array<[RegExp, string]> = [
+  [/^drain/, 'drain'],
+  [/^down/, 'down'],
+  [/^stop tomcat/, 'stop'],
+  [/^swap in/, 'swap'],
+  [/^start tomcat/, 'start'],
+  [/^ready/, 'ready'],
+  [/^put the previous version back/, 'rollback'],
+]
 
-/** The mark a deploy script's line stands for: a host's start, or a step (placed at its start); null for the rest. */
+/** The mark a deploy script's line stands for (a step that begins), or null for the other lines. */
 export function markOf(line: string, at: number): RollMark | null {
-  const start = HOST_START.exec(line)
-  if (start) return { at, host: start[1] as string, label: 'host starts' }
-  const step = STEP_DONE.exec(line)
+  const step = STEP_START.exec(line)
   if (!step) return null
-  const [, host, program, what, seconds] = step as unknown as [string, string, string, string, string]
-  // "drain and wait until ..." -> "drain"; "stop tomcat" stays.
-  const label = `${program.replace(/-deploy$|^deploy-/, '')}: ${what.split(' and ')[0]}`
-  return { at: at - Number(seconds) * 1000, host, label }
+  const label = STEP_LABELS.find(([re]) => re.test(step[2] as string))?.[1]
+  return label ? { at, host: step[1] as string, label } : null
 }
 
 /**
@@ -98,7 +103,9 @@ export class RollRecorder {
     for (const row of rows) {
       if (row.pxname === this.options.backend && row.svname && row.svname !== 'BACKEND') {
         this.hosts.add(row.svname)
-        servers[row.svname] = { status: row.status ?? '', checkCode: row.check_code ?? '' }
+        // While a check runs HAProxy shows code 0 (or none): the last answer still stands.
+        const code = row.check_code && row.check_code !== '0' ? row.check_code : (this.samples.at(-1)?.servers[row.svname]?.checkCode ?? '')
+        servers[row.svname] = { status: row.status ?? '', checkCode: code }
       }
       if (row.pxname === this.options.frontend && row.svname === 'FRONTEND') {
         requests = Number(row.req_tot ?? 0)
