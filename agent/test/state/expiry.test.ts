@@ -66,7 +66,9 @@ t.test('a change made before the expiry wins: a new drain without --for is not e
 t.test('until= written by a shell is honoured; one already past ends the drain at once', async (t) => {
   const agent = await startAgent(t)
   writeFileSync(join(agent.dir, 'state'), `down reason="by hand" until=${new Date(Date.now() - 60_000).toISOString()}\n`)
-  await waitFor('the past expiry to end the down', async () => (await status(agent)).admin?.state === 'ready', { timeoutMs: 15_000 })
+  // The agent starts ready: wait for the expiry itself, not for ready.
+  await waitFor('the past expiry to end the down', () => auditLines(agent).some((l) => l.source === 'expired'), { timeoutMs: 15_000 })
+  t.equal((await status(agent)).admin?.state, 'ready')
   const lines = auditLines(agent)
   t.match(lines.at(-2), { to: 'down', source: 'file' })
   t.match(lines.at(-1), { from: 'down', to: 'ready', source: 'expired' })
