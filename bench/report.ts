@@ -57,6 +57,8 @@ function rollSection(roll: Row | undefined): string[] {
     `(ratio ${roll.overhead_ratio}), ${roll.failed} failed requests. Seconds per host, from the scripts' own step lines;`,
     'the floor of each step below it, measured on the same stack in the same run.',
     '',
+    '![The roll: what HAProxy saw and the agents answered per host, the deploy steps, requests and failures per second](roll-timeline.svg)',
+    '',
     row(['host', 'total', 'drain --wait', 'down --wait', 'stop', 'stage + swap', 'start', 'ready --wait', 'bash around the steps']),
     row(['---', '---', '---', '---', '---', '---', '---', '---', '---']),
   ]

@@ -12,6 +12,8 @@ Installs with apt-get, as root, the system packages the tests need:
   tomcat10     the application server the agent watches (with a Java runtime)
   tomcat10-admin  its manager application (busy threads and sessions for the drain)
   socat, curl  used by the scripts and tests to talk to sockets and URLs
+  chromium     the browser the status page's test drives (through playwright-core)
+  prometheus   for promtool, which checks the alert rules and the dashboard's queries
 
 Options:
   --bench   also install what `npm run bench` needs (wrk, ansible)
@@ -19,8 +21,8 @@ Options:
   --help    this text
 
 Debian's packages start their services on install when systemd runs (and haproxy's init
-script without it, unless a policy-rc.d forbids it); this script stops and disables haproxy
-and tomcat10 again, also on a machine where everything is already installed, so that only
+script without it, unless a policy-rc.d forbids it); this script stops and disables haproxy,
+tomcat10 and prometheus again, also on a machine where everything is already installed, so that only
 the tests start them. --check reports such a service as a problem.
 USAGE
 }
@@ -36,8 +38,8 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl)
-services=(haproxy tomcat10)
+packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus)
+services=(haproxy tomcat10 prometheus)
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk ansible)
 fi

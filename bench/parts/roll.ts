@@ -19,6 +19,9 @@ import {
   type StatusChange,
 } from '../deploy.js'
 import { median, registrar, round, type BenchContext } from '../lib.js'
+import { saveRollSvg } from '../../agent/test/e2e/roll-svg.js'
+import { RollRecorder } from '../../agent/test/e2e/roll-timeline.js'
+import { PACKAGE_ROOT } from '../../agent/src/package-info.js'
 
 /** agentctl invocations per host in a rolling-deploy: pre-deploy's drain and down, post-deploy's ready. */
 const AGENTCTL_PER_HOST = 3
@@ -159,8 +162,12 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
 
   ctx.log('roll: rolling-deploy v1 -> v2 under load')
   const watch = watchStatuses(stack)
+  const recorder = new RollRecorder({ showStat: () => stack.haproxy.showStat(), backend: 'be', frontend: 'fe' })
+  recorder.start()
   const loaded = await underLoad(stack, ['v1', 'v2'], () => timedRollingDeploy(inventory, v2))
   const changes = await watch.stop()
+  for (const { at, line } of loaded.result.lines) recorder.line(line, at)
+  saveRollSvg(await recorder.stop(), join(PACKAGE_ROOT, 'bench/roll-timeline.svg'), 'bench roll: rolling-deploy v1 -> v2 under load')
   const deploy = loaded.result
   if (deploy.code !== 0) throw new Error(`rolling-deploy exited ${deploy.code}:\n${deploy.output}`)
   const versions = await servedVersions(stack)

@@ -13,7 +13,10 @@ import { validateRequest } from '../protocol/validate.js'
 import { callAgent, ClientError, parseAgentUrl, streamAgent, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
 import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
-import { describeWeightChange, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
+import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
+import { MAX_EXPIRY_SECONDS } from '../state/expiry.js'
+import type { AuditTail } from '../state/audit-reader.js'
+import { describeHistory, historyQuery } from './history-command.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
 
@@ -28,8 +31,12 @@ Commands:
   ready                  take traffic (load balancers get 200)
   drain                  no new sessions; in-flight and persistent ones finish (404)
   down                   out of the farm (500)
+  drain|down --for DUR   the state ends by itself after DUR: the agent sets ready then,
+                         which answers 200 only once Tomcat is up and warmed up
   weight N% [--for DUR]  agent-check weight override, 1% to 100% (DUR: 600, 90s, 10m, 2h, 1d)
   weight clear           end the override: the ramp or 100% applies again
+  history                the last state changes from the audit log: when, from, to, how
+                         long each lasted, who and why (--since TIME|DUR, --limit N, --json)
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
@@ -42,13 +49,15 @@ Options:
   --timeout SECONDS      give up waiting after this long: exit 1, the state stays set
                          (default 300; 0 waits for ever)
   --force-after SECONDS  stop waiting after this long and go on anyway: exit 0 with a warning
-  --for DURATION         with weight N%: the override ends by itself after this long
+  --for DURATION         with drain, down or weight N%: ends by itself after this long (at most 7d)
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
                          env HEALTH_AGENT_URL (default: the agent's --admin-listen)
   --token-file PATH      admin token (default: the agent's, DATA_DIR/admin-token)
                          env HEALTH_AGENT_TOKEN_FILE
   --config FILE          the agent's config file, to find its admin address and token;
                          only those settings are read (and --admin-listen, --data-dir)
+  --since TIME|DUR       with history: changes since an ISO time or this long ago (2h, 1d)
+  --limit N              with history: at most N changes, the newest (default 20)
   --help, --version
 
 Exit codes:
@@ -61,13 +70,17 @@ Exit codes:
 `
 
 interface Invocation {
-  command: 'status' | 'weight' | AdminState
+  command: 'status' | 'weight' | 'history' | AdminState
   weight?: WeightCommand
+  /** history: the query string for /v1/history. */
+  historyQuery?: string
   json: boolean
   /** With --wait: seconds, 0 meaning never. */
   wait: { timeout: number; forceAfter: number } | null
   reason?: string
   by: string
+  /** drain or down --for: seconds until the agent ends the state itself. */
+  forSeconds?: number
   endpoint: AgentEndpoint
   token: string
 }
@@ -96,25 +109,30 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       timeout: { type: 'string' },
       'force-after': { type: 'string' },
       for: { type: 'string' },
+      since: { type: 'string' },
+      limit: { type: 'string' },
     },
     CLIENT_SETTINGS,
   )
   if (cli.options.help) return 'help'
   if (cli.options.version) return 'version'
   const [command, ...rest] = cli.positionals
-  if (!command) throw new UsageError('missing command: expected one of status, ready, drain, down, weight (see --help)')
-  if (command !== 'status' && command !== 'weight' && !(ADMIN_STATES as readonly string[]).includes(command)) {
-    throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down, weight`)
+  if (!command) throw new UsageError('missing command: expected one of status, ready, drain, down, weight, history (see --help)')
+  if (command !== 'status' && command !== 'weight' && command !== 'history' && !(ADMIN_STATES as readonly string[]).includes(command)) {
+    throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down, weight, history`)
   }
+  if (command !== 'history') for (const flag of ['since', 'limit']) if (cli.options[flag] !== undefined) throw new UsageError(`--${flag} goes with history`)
+  const historyQueryText = command === 'history' ? historyQuery(cli.options.since as string | undefined, cli.options.limit as string | undefined) : undefined
   const weight = command === 'weight' ? parseWeightArgs(rest, cli.options.for as string | undefined) : undefined
-  if (command !== 'weight' && cli.options.for !== undefined) throw new UsageError('--for goes with weight N%')
+  const forSeconds = command === 'drain' || command === 'down' ? stateDuration(cli.options.for as string | undefined) : undefined
+  if (command !== 'weight' && forSeconds === undefined && cli.options.for !== undefined) throw new UsageError('--for goes with drain, down or weight N%')
   if (command !== 'weight' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
-  if (command === 'status' && cli.options.reason !== undefined) throw new UsageError('--reason goes with ready, drain or down, not status')
+  if ((command === 'status' || command === 'history') && cli.options.reason !== undefined) throw new UsageError(`--reason goes with ready, drain or down, not ${command}`)
   const wait = parseWait(command, cli.options)
   const reason = cli.options.reason as string | undefined
   const by = (cli.options.by as string | undefined) ?? defaultBy()
   // Checked before anything is sent, with the schema the agent checks it with.
-  if (command !== 'status' && command !== 'weight') asUsage(() => validateRequest(StateRequestSchema, { state: command, reason, by }))
+  if (command !== 'status' && command !== 'weight' && command !== 'history') asUsage(() => validateRequest(StateRequestSchema, { state: command, reason, by, for: forSeconds }))
 
   const config = loadClientConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
   const url = config.url || config.adminListen
@@ -131,10 +149,12 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   return {
     command: command as Invocation['command'],
     weight,
+    historyQuery: historyQueryText,
     json: cli.options.json === true,
     wait,
     reason,
     by,
+    forSeconds,
     endpoint,
     token,
   }
@@ -149,12 +169,22 @@ function asUsage<T>(validate: () => T): T {
   }
 }
 
+/** `--for` with drain or down: a duration the admin API turns into an expiry. */
+function stateDuration(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const value = parseDuration(text)
+  if (value === null || value < 1 || value > MAX_EXPIRY_SECONDS) {
+    throw new UsageError(`--for: expected a duration from 1s to 7d such as 600, 90s, 10m, 2h or 1d, got "${text}"`)
+  }
+  return value
+}
+
 function parseWait(command: string, options: Record<string, unknown>): Invocation['wait'] {
   if (!options.wait) {
     for (const flag of ['timeout', 'force-after']) if (options[flag] !== undefined) throw new UsageError(`--${flag} goes with --wait`)
     return null
   }
-  if (command === 'status') throw new UsageError('--wait goes with ready, drain or down, not status')
+  if (command === 'status' || command === 'history') throw new UsageError(`--wait goes with ready, drain or down, not ${command}`)
   // The same checks as the agent's wait query, so a bad value is refused before the state changes.
   const query = asUsage(() =>
     validateRequest<WaitQuery>(WaitQuerySchema, { for: goalOf(command as AdminState), timeout: options.timeout, 'force-after': options['force-after'] }, 'query'),
@@ -180,6 +210,11 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(invocation.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status))
     return EXIT.OK
   }
+  if (command === 'history') {
+    const tail = await callAgent<AuditTail>(endpoint, token, 'GET', `/v1/history${invocation.historyQuery ?? ''}`, undefined, REQUEST_TIMEOUT_MS)
+    process.stdout.write(invocation.json ? `${JSON.stringify(tail, null, 2)}\n` : describeHistory(tail))
+    return EXIT.OK
+  }
   if (command === 'weight') {
     const { method, body } = weightRequest(invocation.weight as WeightCommand, { reason: invocation.reason, by: invocation.by })
     const after = await callAgent<AgentStatus>(endpoint, token, method, '/v1/weight', body, REQUEST_TIMEOUT_MS)
@@ -187,7 +222,7 @@ async function run(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   const before = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)
-  const body = { state: command, reason: invocation.reason, by: invocation.by }
+  const body = { state: command, reason: invocation.reason, by: invocation.by, for: invocation.forSeconds }
   const after = await callAgent<AgentStatus>(endpoint, token, 'PUT', '/v1/state', body, REQUEST_TIMEOUT_MS)
   if (invocation.json) {
     // With --wait, one document at the end: {"status": ..., "wait": <the wait's last event>}.
@@ -199,6 +234,7 @@ async function run(argv: string[]): Promise<number> {
   const lines = [
     `${command}: admin state ${was === command ? 'stays' : 'is now'} ${command}${was === command ? '' : ` (was ${was})`}; the check answers ${HTTP_STATUS_OF[command]} when nothing overrides it`,
   ]
+  if (after.admin?.until) lines.push(`until ${after.admin.until}: then the agent sets ready by itself`)
   if (after.effective.state !== command) lines.push(`note: the agent answers ${after.effective.state} (HTTP ${after.effective.httpStatus}) because ${after.effective.why}`)
   process.stdout.write(`${lines.join('\n')}\n`)
   return invocation.wait ? waitFor(invocation, command, invocation.wait, after) : EXIT.OK

@@ -292,6 +292,12 @@ export const ConfigSchema = Type.Object(
       expected: 'an integer number of milliseconds from 100 to 3600000',
       placeholder: 'MS',
     }),
+    pageDetail: Type.Union([Type.Literal('public'), Type.Literal('full')], {
+      default: 'public',
+      description: 'what the status page on the health listener (/status) shows: public (no who or why of the admin state) or full (with them; only where everyone who reaches the health listener may read them)',
+      expected: 'one of public, full',
+      placeholder: 'DETAIL',
+    }),
     expectLb: Type.Array(Type.String({ minLength: 1, pattern: '^[^\\s,;]+$' }), {
       default: [],
       description: 'load balancers that must confirm a drain, comma-separated: their node names (or source addresses for checkers without send-state)',

@@ -4,12 +4,16 @@ import { agentReply, type AgentReply } from '../agentcheck/reply.js'
 import { WeightController } from '../agentcheck/weight.js'
 import type { ResolvedConfig } from '../config/load.js'
 import type { WaitGoal } from '../lb/confirm.js'
+import { registerExpectedLbMetric } from '../lb/expected-metrics.js'
 import { LbMetrics } from '../lb/metrics.js'
 import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
 import { LbViews } from '../lb/views.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
 import { AuditLog, type ChangeSource } from '../state/audit.js'
+import { readAuditTail, type AuditTail } from '../state/audit-reader.js'
+import { StateExpiry } from '../state/expiry.js'
+import { StateAgeMetrics } from '../state/metrics.js'
 import type { Verdict } from '../state/effective.js'
 import type { AdminState } from '../state/model.js'
 import { StateStore, type StateChange } from '../state/store.js'
@@ -31,6 +35,8 @@ export interface StateInput {
   state: AdminState
   reason?: string
   by?: string
+  /** ISO time a drain or down ends by itself (through the same rules as any return to ready). */
+  until?: string
 }
 
 /**
@@ -49,6 +55,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   readonly weight: WeightController
   readonly startedAt = new Date().toISOString()
   private readonly audit: AuditLog
+  private readonly expiry: StateExpiry
   private readonly verdicts: VerdictKeeper
   private agentCheckDoor: AgentCheckDoorInfo | null = null
 
@@ -62,6 +69,8 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.store = new StateStore({ path: config.stateFile, initialState: config.initialState, pollMs: config.statePollMs, audit: this.audit, logger })
     this.tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(this.metrics.registry) })
     this.lb = this.buildLoadBalancers(tomcatConfig.manager !== null)
+    const stateAge = new StateAgeMetrics(this.metrics.registry, () => this.store.current)
+    this.expiry = new StateExpiry({ store: this.store, logger, onExpired: (from) => stateAge.expired(from) })
     this.weight = new WeightController({
       ramp: { startPercent: config.weightRampStartPercent, durationMs: config.weightRampMs, steps: config.weightRampSteps },
       file: config.weightFile,
@@ -99,6 +108,11 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.lb.views.record(stateHeader, remoteAddress, httpStatus)
   }
 
+  /** The last admin state changes from the audit log (read without blocking), newest last. */
+  history(options: { since?: number; limit?: number; maxBytes?: number }): Promise<AuditTail> {
+    return readAuditTail(this.config.auditFile, options)
+  }
+
   /** The agent-check line for the current verdict and weight. */
   agentReply(): AgentReply {
     const verdict = this.verdicts.get()
@@ -131,6 +145,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   async start(): Promise<void> {
     this.audit.open()
     await this.store.start()
+    this.expiry.start()
     this.tomcat.setAdminState(this.store.current?.state ?? null)
     this.tomcat.start()
     await this.weight.load()
@@ -155,6 +170,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.endWaits()
     this.weight.close()
     await this.tomcat.close()
+    this.expiry.close()
     await this.store.close()
     this.audit.close()
   }
@@ -175,6 +191,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       logger: this.logger,
       hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
     })
+    registerExpectedLbMetric(this.metrics.registry, config.expectLb, () => tracker.evaluate('ready')?.missing ?? config.expectLb)
     return { views, tracker }
   }
 

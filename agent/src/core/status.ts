@@ -33,7 +33,9 @@ export function buildStatus(p: StatusParts): AgentStatus {
   return {
     agent: { name: PACKAGE_NAME, version: PACKAGE_VERSION, node: process.version, pid: process.pid, startedAt: p.startedAt },
     effective: p.verdict,
-    admin: admin ? { state: admin.state, since: admin.since ?? p.startedAt, reason: admin.reason ?? null, by: admin.by ?? null } : null,
+    admin: admin
+      ? { state: admin.state, since: admin.since ?? p.startedAt, reason: admin.reason ?? null, by: admin.by ?? null, until: admin.until ?? null }
+      : null,
     stateFile: { path: config.stateFile, ok: p.stateFileProblem === null, problem: p.stateFileProblem },
     auditFile: config.auditFile,
     checkPath: config.checkPath,

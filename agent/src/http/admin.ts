@@ -5,6 +5,7 @@ import type { AgentCore } from '../core/agent-core.js'
 import { AgentError, isAgentError } from '../errors.js'
 import { WEIGHT_HINTS } from '../protocol/requests.js'
 import { requestValidator } from '../protocol/validate.js'
+import { historyRoutes } from './history.js'
 import { stateRoutes } from './state.js'
 import { bearerMatches } from './token.js'
 import { waitRoutes } from './wait.js'
@@ -61,7 +62,7 @@ export function buildAdminServer(core: AgentCore, token: string): FastifyInstanc
   })
 
   const options: AdminRouteOptions = { core, log }
-  for (const routes of [stateRoutes, waitRoutes, weightRoutes]) app.register(routes, options)
+  for (const routes of [stateRoutes, waitRoutes, weightRoutes, historyRoutes]) app.register(routes, options)
 
   app.setNotFoundHandler((request, reply) =>
     refuse(request, reply, new AgentError('AGENT_ERR_NOT_FOUND', `no such route: ${request.method} ${request.url}`), log),

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AgentCore } from '../core/agent-core.js'
-import { renderStatus } from '../protocol/render.js'
+import { publicStatus, renderStatus } from '../protocol/render.js'
+import { followChanges } from './page/changes.js'
+import { statusPage } from './page/plugin.js'
 import type { Verdict } from '../state/effective.js'
 
 function checkBody(verdict: Verdict): string {
@@ -47,14 +49,27 @@ function checkAnswerer(core: AgentCore): { isCheck: (request: IncomingMessage) =
   }
 }
 
-/** The health listener's other routes: metrics and a status page, read-only by construction. */
+/** The health listener's other routes: metrics, a text status and the live page, read-only by construction. */
 export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app, { core }) => {
   app.get('/metrics', async (_, reply) => {
     const body = await core.metrics.registry.metrics()
     return reply.header('content-type', core.metrics.registry.contentType).send(body)
   })
 
-  app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(renderStatus(core.status())))
+  // The same detail rule as the page: who and why only with --page-detail full.
+  const shown = () => (core.config.pageDetail === 'full' ? core.status() : publicStatus(core.status()))
+  app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(renderStatus(shown())))
+
+  await app.register(statusPage, {
+    status: () => core.status(),
+    detail: core.config.pageDetail,
+    onChange: followChanges([
+      [core, ['admin', 'verdict']],
+      [core.store, ['problem']],
+      [core.tomcat, ['change']],
+    ]),
+    history: (limit) => core.history({ limit, maxBytes: 64 * 1024 }).then((tail) => tail.entries),
+  })
 }
 
 /**

@@ -64,7 +64,7 @@ export function renderStatus(status: AgentStatus): string {
   const lines = [`effective   ${e.state} (HTTP ${e.httpStatus})${e.why ? `  because ${e.why}` : ''}`]
   if (status.admin) {
     const a = status.admin
-    lines.push(`admin       ${a.state} since ${a.since}${a.by ? ` by ${a.by}` : ''}${a.reason ? `: ${a.reason}` : ''}`)
+    lines.push(`admin       ${a.state} since ${a.since}${a.until ? ` until ${a.until}` : ''}${a.by ? ` by ${a.by}` : ''}${a.reason ? `: ${a.reason}` : ''}`)
   } else {
     lines.push('admin       unknown (no valid state file read yet)')
   }
@@ -76,4 +76,18 @@ export function renderStatus(status: AgentStatus): string {
   lines.push(...describeWeight(status))
   lines.push(`agent       ${status.agent.name} ${status.agent.version} (node ${status.agent.node}, pid ${status.agent.pid})`)
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * The status as anyone who can reach the health listener may see it (`--page-detail public`):
+ * without who set the state and why, and without file paths or file contents.
+ */
+export function publicStatus(status: AgentStatus): AgentStatus {
+  const problem = status.stateFile.problem
+  return {
+    ...status,
+    admin: status.admin && { ...status.admin, by: null, reason: null },
+    stateFile: { ...status.stateFile, path: 'the state file', problem: problem && { ...problem, message: `${problem.kind} (details on the admin API)` } },
+    auditFile: '',
+  }
 }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ADMIN_STATES } from '../state/model.js'
+import { MAX_EXPIRY_SECONDS } from '../state/expiry.js'
 import { WAIT_GOALS } from '../lb/confirm.js'
 
 /**
@@ -15,6 +16,8 @@ export const MAX_WEIGHT_PERCENT = 100
 export const MAX_WEIGHT_SECONDS = 7 * 24 * 3600
 export const DEFAULT_WAIT_TIMEOUT_S = 300
 export const MAX_WAIT_S = 86_400
+export const MAX_HISTORY = 1000
+export const DEFAULT_HISTORY = 20
 
 const oneLine = (max: number, what: string) =>
   Type.String({
@@ -32,10 +35,17 @@ export const AdminStateSchema = Type.Union(
   { description: `one of ${ADMIN_STATES.join(', ')}` },
 )
 
-/** `PUT /v1/state` */
+/** `PUT /v1/state`; `for` (drain and down only): seconds until the state ends by itself. */
 export const StateRequestSchema = Type.Object(
-  { state: AdminStateSchema, reason: Type.Optional(reason), by: Type.Optional(by) },
-  { additionalProperties: false, examples: ['{"state":"drain","reason":"deploy v42"}'] },
+  {
+    state: AdminStateSchema,
+    reason: Type.Optional(reason),
+    by: Type.Optional(by),
+    for: Type.Optional(
+      Type.Number({ minimum: 1, maximum: MAX_EXPIRY_SECONDS, description: `a number of seconds from 1 to ${MAX_EXPIRY_SECONDS} (7 days)` }),
+    ),
+  },
+  { additionalProperties: false, examples: ['{"state":"drain","reason":"deploy v42","for":7200}'] },
 )
 export type StateRequest = Static<typeof StateRequestSchema>
 
@@ -99,6 +109,16 @@ export function textOrUndefined(value: string | undefined): string | undefined {
 
 export const WAIT_DEFAULTS = { timeout: DEFAULT_WAIT_TIMEOUT_S, 'force-after': 0, progress: 1 } as const
 
+
+/** `GET /v1/history?since=ISO&limit=N` */
+export const HistoryQuerySchema = Type.Object(
+  {
+    since: Type.Optional(Type.String({ description: 'an ISO time such as 2026-11-30T08:00:00Z' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_HISTORY, description: `an integer from 1 to ${MAX_HISTORY}` })),
+  },
+  { additionalProperties: false },
+)
+export type HistoryQuery = Static<typeof HistoryQuerySchema>
 
 /** A 0% weight is refused with a pointer to what the caller most likely wants. */
 export const WEIGHT_HINTS = {

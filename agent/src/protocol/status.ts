@@ -10,7 +10,8 @@ import type { WeightStatus } from '../agentcheck/weight.js'
 export interface AgentStatus {
   agent: { name: string; version: string; node: string; pid: number; startedAt: string }
   effective: Verdict
-  admin: Required<Pick<StateRecord, 'state' | 'since'>> & { reason: string | null; by: string | null } | null
+  /** `until`: when a drain or down ends by itself (ISO), null when it does not. */
+  admin: Required<Pick<StateRecord, 'state' | 'since'>> & { reason: string | null; by: string | null; until: string | null } | null
   stateFile: { path: string; ok: boolean; problem: FileProblem | null }
   auditFile: string
   checkPath: string

@@ -2,7 +2,8 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from '
 import { dirname } from 'node:path'
 import { isAdminState, type AdminState } from './model.js'
 
-export type ChangeSource = 'file' | 'api' | 'initial' | 'restored'
+/** `expired`: a drain or down set with an expiry (`until=`) ended by itself. */
+export type ChangeSource = 'file' | 'api' | 'initial' | 'restored' | 'expired'
 
 export interface AuditEntry {
   time: string
@@ -11,6 +12,8 @@ export interface AuditEntry {
   source: ChangeSource
   reason: string | null
   by: string | null
+  /** When the new state ends by itself; absent when it does not. */
+  until?: string
 }
 
 /** A change of the agent-check weight override, in the same log; `kind` tells it from a state change. */

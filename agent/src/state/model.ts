@@ -15,9 +15,11 @@ export interface StateRecord {
   by?: string
   /** ISO time the state was set; the agent fills it in when a shell write leaves it out. */
   since?: string
+  /** ISO time at which a drain or down set for a while ends by itself (see expiry.ts). */
+  until?: string
 }
 
-const KNOWN_KEYS = ['reason', 'by', 'since'] as const
+const KNOWN_KEYS = ['reason', 'by', 'since', 'until'] as const
 type KnownKey = (typeof KNOWN_KEYS)[number]
 
 export type ParseResult =
@@ -97,10 +99,14 @@ export function parseStateText(text: string): ParseResult {
       warnings.push(`unknown key "${key}" ignored (known: ${KNOWN_KEYS.join(', ')})`)
       continue
     }
-    if (key === 'since' && Number.isNaN(Date.parse(value))) {
-      return { ok: false, kind: 'invalid', error: `since= expects an ISO time, got ${JSON.stringify(value)}` }
+    if ((key === 'since' || key === 'until') && Number.isNaN(Date.parse(value))) {
+      return { ok: false, kind: 'invalid', error: `${key}= expects an ISO time, got ${JSON.stringify(value)}` }
     }
     record[key as KnownKey] = value
+  }
+  if (record.state === 'ready' && record.until !== undefined) {
+    delete record.until
+    warnings.push('until= applies to drain and down only: ignored on ready')
   }
   return { ok: true, record, warnings }
 }
@@ -119,7 +125,7 @@ export function formatStateRecord(record: StateRecord): string {
   return `${parts.join(' ')}\n`
 }
 
-/** Same state, reason and author: a re-read of what is already in force. */
+/** Same state, reason, author and expiry: a re-read of what is already in force. */
 export function sameRecord(a: StateRecord, b: StateRecord): boolean {
-  return a.state === b.state && (a.reason ?? '') === (b.reason ?? '') && (a.by ?? '') === (b.by ?? '')
+  return a.state === b.state && (a.reason ?? '') === (b.reason ?? '') && (a.by ?? '') === (b.by ?? '') && (a.until ?? '') === (b.until ?? '')
 }

@@ -110,9 +110,18 @@ export class StateStore extends EventEmitter<StoreEvents> {
     await this.writes.catch(() => undefined)
   }
 
-  /** Writes a new admin state through the file (atomically) and applies it at once. */
-  set(input: { state: AdminState; reason?: string; by?: string }, source: ChangeSource = 'api'): Promise<StateRecord> {
+  /**
+   * Writes a new admin state through the file (atomically) and applies it at once. With `ifStill`,
+   * the write happens only if that record is still the one in force when its turn comes (an expiry
+   * must not undo a change made meanwhile); otherwise the record in force is returned unchanged.
+   */
+  set(
+    input: { state: AdminState; reason?: string; by?: string; until?: string },
+    source: ChangeSource = 'api',
+    ifStill?: StateRecord,
+  ): Promise<StateRecord> {
     const write = this.writes.then(async () => {
+      if (ifStill && !(this.record && sameRecord(this.record, ifStill))) return this.record as StateRecord
       const keepSince = this.record?.state === input.state ? this.record.since : undefined
       const record: StateRecord = { ...input, since: keepSince ?? new Date().toISOString() }
       this.inFlight = { record, source }
@@ -275,10 +284,11 @@ export class StateStore extends EventEmitter<StoreEvents> {
       source,
       reason: to.reason ?? null,
       by: to.by ?? null,
+      ...(to.until ? { until: to.until } : {}),
     })
     this.log.info(
-      { from: from?.state ?? null, to: to.state, source, reason: to.reason, by: to.by },
-      from?.state === to.state ? `admin state ${to.state}: reason updated` : `admin state ${from?.state ?? 'none'} -> ${to.state}`,
+      { from: from?.state ?? null, to: to.state, source, reason: to.reason, by: to.by, until: to.until },
+      from?.state === to.state ? `admin state ${to.state}: reason, author or expiry updated` : `admin state ${from?.state ?? 'none'} -> ${to.state}`,
     )
     this.emit('change', { from, to, source })
   }

@@ -4,6 +4,11 @@ import { join } from 'node:path'
 import { LoadGenerator } from '../helpers/load.js'
 import type { Teardowns } from '../helpers/system.js'
 import { rollingDeploy, startStack, versionOfBody, writeAppWar, type Stack } from './stack.js'
+import { saveRollSvg } from './roll-svg.js'
+import { RollRecorder } from './roll-timeline.js'
+
+/** Where the roll's SVG time line goes (kept after the demo). */
+const TIMELINE_FILE = process.env.DEMO_TIMELINE_SVG ?? join(tmpdir(), 'tomcat-health-agent-demo-roll.svg')
 
 /**
  * `npm run demo`: the end-to-end stack for a person to watch. Three real Tomcats behind a real
@@ -84,11 +89,15 @@ async function main(): Promise<number> {
     say('rolling-deploy: v1 -> v2, one Tomcat at a time, under load')
     const inventory = stack.writeInventory(join(dir, 'inventory'))
     let inSummary = false
+    const recorder = new RollRecorder({ showStat: () => stack.haproxy.showStat(), backend: 'be', frontend: 'fe' })
+    recorder.start()
     const roll = await rollingDeploy(inventory, v2, ['--drain-timeout', '60', '--ready-timeout', '120'], (line) => {
+      recorder.line(line)
       inSummary ||= line.startsWith('rolling-deploy: summary')
       if (inSummary || interesting(line)) say(line)
     })
     clearInterval(ticker)
+    const timeline = await recorder.stop()
     const report = await load.stop()
     const versions = await Promise.all(stack.hosts.map((h) => stack.versionOf(h)))
     const counts = await stack.backendCounters()
@@ -97,6 +106,7 @@ async function main(): Promise<number> {
     say(`         ${report.requests} requests through HAProxy, ${report.failed} failed; responses by version ${JSON.stringify(report.versions)}`)
     say(`         HAProxy counters: eresp=${counts.eresp} wretr=${counts.wretr} wredis=${counts.wredis}`)
     for (const failure of report.failures.slice(0, 5)) say(`         failed at ${failure.at.toFixed(2)}s: ${failure.path}: ${failure.error}`)
+    say(`         time line of the roll (SVG): ${saveRollSvg(timeline, TIMELINE_FILE, 'npm run demo: rolling-deploy v1 -> v2 under load')}`)
     return roll.code === 0 && report.failed === 0 ? 0 : 1
   } finally {
     if (!stopping) {

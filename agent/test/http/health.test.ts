@@ -87,7 +87,12 @@ t.test('metrics in Prometheus text format and a status page', async (t) => {
   const page = await httpRequest(`${running.healthUrl}/`)
   t.equal(page.status, 200)
   t.match(page.body, /^effective {3}drain \(HTTP 404\)$/m)
-  t.match(page.body, /^admin {7}drain since \S+: metrics test$/m)
+  t.match(page.body, /^admin {7}drain since \S+$/m, 'who and why are not shown to anyone who can reach the health listener')
+  t.notMatch(page.body, /metrics test|state file {2}\//, 'no reason, no file path')
+
+  const full = await startAgent(t, { pageDetail: 'full' })
+  await full.admin('PUT', '/v1/state', { state: 'drain', reason: 'metrics test', by: 'alice' })
+  t.match((await httpRequest(`${full.healthUrl}/`)).body, /^admin {7}drain since \S+ by alice: metrics test$/m, 'with --page-detail full they are')
 })
 
 t.test('a state-file problem shows in metrics and on the status page', async (t) => {
@@ -98,6 +103,6 @@ t.test('a state-file problem shows in metrics and on the status page', async (t)
   const metrics = (await httpRequest(`${running.healthUrl}/metrics`)).body
   t.match(metrics, /^health_agent_state_file_ok 0$/m)
   t.match(metrics, /^health_agent_state_file_errors_total\{kind="invalid"\} 1$/m)
-  t.match((await httpRequest(`${running.healthUrl}/`)).body, /^state file {2}\S+: invalid since \S+: expected a state .* \(last good state kept\)$/m)
+  t.match((await httpRequest(`${running.healthUrl}/`)).body, /^state file {2}the state file: invalid since \S+: invalid \(details on the admin API\) \(last good state kept\)$/m)
   t.equal((await running.check()).status, 200, 'the last good state is kept')
 })

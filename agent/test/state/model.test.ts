@@ -45,7 +45,7 @@ t.test('refuses empty, half-written, unknown and ambiguous files', async (t) => 
 
 t.test('an unknown key is ignored with a warning, the state still applies', async (t) => {
   const result = parseStateText('drain reson="typo"')
-  t.same(result, { ok: true, record: { state: 'drain' }, warnings: ['unknown key "reson" ignored (known: reason, by, since)'] })
+  t.same(result, { ok: true, record: { state: 'drain' }, warnings: ['unknown key "reson" ignored (known: reason, by, since, until)'] })
 })
 
 t.test('format and parse round-trip', async (t) => {
