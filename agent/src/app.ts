@@ -29,7 +29,9 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
   const token = loadOrCreateToken(config.tokenFile, logger)
   const health = buildHealthServer(core)
   const admin = buildAdminServer(core, token)
-  const agentCheck = config.agentCheckListen ? buildAgentCheckServer(core) : null
+  // The weight and agent-check series exist whether or not the listener is on (the dashboards chart them).
+  const agentCheckMetrics = new AgentCheckMetrics(core.metrics.registry, () => core.weight.status(core.verdict().state))
+  const agentCheck = config.agentCheckListen ? buildAgentCheckServer(core, agentCheckMetrics) : null
   return {
     core,
     health,
@@ -45,12 +47,12 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
   }
 }
 
-function buildAgentCheckServer(core: AgentCore): AgentCheckServer {
+function buildAgentCheckServer(core: AgentCore, metrics: AgentCheckMetrics): AgentCheckServer {
   const server = new AgentCheckServer({
     reply: () => core.agentReply(),
     timeoutMs: core.config.agentCheckTimeoutMs,
     maxConnections: core.config.agentCheckMaxconn,
-    metrics: new AgentCheckMetrics(core.metrics.registry, () => core.weight.status(core.verdict().state)),
+    metrics,
     logger: core.logger,
   })
   core.attachAgentCheck({ address: () => server.address, connections: () => server.connections })
