@@ -21,6 +21,8 @@ export function statusMatcher(items: readonly string[]): StatusMatcher {
 export interface ProbeSettings {
   url: string
   intervalMs: number
+  /** While drain/down or a return to ready is pending; never slower than intervalMs. */
+  fastIntervalMs: number
   timeoutMs: number
   fall: number
   rise: number
@@ -63,6 +65,7 @@ type TomcatConfig = Pick<
   Config,
   | 'tomcatUrl'
   | 'tomcatIntervalMs'
+  | 'tomcatFastIntervalMs'
   | 'tomcatTimeoutMs'
   | 'tomcatFall'
   | 'tomcatRise'
@@ -99,6 +102,7 @@ export function tomcatSettings(config: TomcatConfig): TomcatSettings {
     ? {
         url: config.tomcatUrl,
         intervalMs: config.tomcatIntervalMs,
+        fastIntervalMs: Math.min(config.tomcatFastIntervalMs, config.tomcatIntervalMs),
         timeoutMs: config.tomcatTimeoutMs,
         fall: config.tomcatFall,
         rise: config.tomcatRise,

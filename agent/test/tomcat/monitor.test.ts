@@ -151,7 +151,7 @@ t.test('the warm-up gate: 500 while warming up, then the admin state; progress i
     })
     t.match(stdout, /^effective {3}down \(HTTP 500\) {2}because warming tomcat up: 1 of 4 requests done, 0 failed$/m)
     t.match(stdout, /^tomcat {6}up since \S+ \(\d+ passed in a row\); last probe passed at \S+ \(HTTP 200 in [\d.]+ ms\)$/m)
-    t.match(stdout, /^probe {7}GET http:\/\/127\.0\.0\.1:\d+\/app\/health every 50 ms, timeout 500 ms, fall 2, rise 2, startup policy down$/m)
+    t.match(stdout, /^probe {7}GET http:\/\/127\.0\.0\.1:\d+\/app\/health every 50 ms \(50 ms while drain\/down or returning(: now)?\), timeout 500 ms, fall 2, rise 2, startup policy down$/m)
     t.match(stdout, /^warm-up {5}running for [\d.]+ s: 1 of 4 requests, 0 failed$/m)
   } else {
     t.fail(`${AGENTCTL_BIN} is missing: run npm run build (npm test does) to test agentctl`)
