@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { AgentError } from '../errors.js'
-import type { StateRecord } from '../state/model.js'
+import type { AdminState, StateRecord } from '../state/model.js'
 import { confirm, goalOf, GOAL_STATES, type Confirmation, type WaitGoal } from './confirm.js'
 import type { TomcatSignalsProvider } from './tomcat-signals.js'
 import type { LbViews } from './views.js'
@@ -47,6 +47,8 @@ export interface LbTrackerOptions {
   maxSessions: number
   tomcatSignals?: TomcatSignalsProvider
   admin: () => StateRecord | null
+  /** What the agent answers now: `ready` is confirmed only once the agent itself answers ready. */
+  answer?: () => { state: AdminState; why: string | null }
   startedAt: number
   logger: Logger
   hooks?: LbTrackerHooks
@@ -107,6 +109,7 @@ export class LbTracker {
       expect: o.expect,
       startedAt: o.startedAt,
       tomcat: o.tomcatSignals ? { signals: o.tomcatSignals(), maxSessions: o.maxSessions } : undefined,
+      answer: o.answer?.(),
     })
   }
 
@@ -228,7 +231,7 @@ export class LbTracker {
           if (e.outcome !== 'confirmed') return
           const seconds = Math.max(0, Date.now() - since) / 1000
           this.options.hooks?.drainConfirmed?.(seconds)
-          const lbs = e.confirmation?.loadBalancers.filter((l) => !l.stale).length ?? 0
+          const lbs = e.confirmation?.counted ?? 0
           this.log.info({ seconds, loadBalancers: lbs }, `drain confirmed by ${lbs} load balancer(s) ${seconds.toFixed(1)}s after it began`)
         },
       },
