@@ -81,6 +81,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger, options: Agen
     maxSessions: config.maxSessions,
     tomcatSignals: options.tomcatSignals ?? (tomcatConfig.manager ? () => managerSignalsForDrain(tomcat.signals()) : undefined),
     admin: () => store.current,
+    answer: () => current,
     startedAt: Date.parse(startedAt),
     logger,
     hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
