@@ -169,6 +169,12 @@ export const ConfigSchema = Type.Object(
       expected: 'an integer number of milliseconds from 50 to 600000',
       placeholder: 'MS',
     }),
+    tomcatPidFile: Type.String({
+      default: '',
+      description: 'Tomcat\'s PID file (CATALINA_PID), read after every probe: a new process there is a restart (500 until rise probes and the warm-up pass again), however short; empty: not read',
+      expected: 'a file path, or empty',
+      placeholder: 'PATH',
+    }),
     tomcatTimeoutMs: Type.Integer({
       default: 2000,
       minimum: 10,

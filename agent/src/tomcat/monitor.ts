@@ -7,6 +7,7 @@ import { INITIAL_TRACK, advance, type Liveness, type ProbeTrack } from './livene
 import { NO_SIGNALS, type ManagerSignals } from './manager.js'
 import type { TomcatMetrics } from './metrics.js'
 import { probeTomcat, type ProbeResult } from './probe.js'
+import { readTomcatIdentity } from './pid-file.js'
 import { adminChanged, INITIAL_GATE, probed, watchful, type ReturnGate } from './return-gate.js'
 import type { TomcatSettings } from './settings.js'
 import { SignalsPoller } from './signals.js'
@@ -21,6 +22,8 @@ export interface TomcatStatus {
     url: string
     intervalMs: number
     fastIntervalMs: number
+    /** Tomcat's PID file, read after each probe for a new process; null: not read. */
+    pidFile: string | null
     /** Probing fast and taking one lost connection as a restart: the admin state is not ready, or a return is pending. */
     watchful: boolean
     /** A return to ready waiting for fresh passing probes. */
@@ -74,6 +77,8 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   private track: ProbeTrack = INITIAL_TRACK
   private gate: ReturnGate = INITIAL_GATE
   private wakeUp: AbortController | null = null
+  /** The Tomcat process the PID file named at the last probe (see pid-file.ts). */
+  private identity: string | null = null
   private last: ProbeResult | null = null
   private lastFailure: ProbeResult | null = null
   private warmupPhase: WarmupPhase
@@ -196,6 +201,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         url: probe.url,
         intervalMs: probe.intervalMs,
         fastIntervalMs: probe.fastIntervalMs,
+        pidFile: probe.pidFile,
         watchful: watchful(this.gate),
         returning: this.gate.returning && { from: this.gate.returning.from, since: new Date(this.gate.returning.since).toISOString(), passes: this.gate.returning.passes },
         timeoutMs: probe.timeoutMs,
@@ -235,8 +241,9 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     while (!signal.aborted) {
       const started = Date.now()
       const result = await probeTomcat(probe, signal)
+      const replaced = probe.pidFile ? await this.processReplaced(probe.pidFile) : null
       if (signal.aborted) return
-      this.onProbe(result)
+      this.onProbe(result, replaced)
       const intervalMs = watchful(this.gate) ? probe.fastIntervalMs : probe.intervalMs
       // An admin change wakes the loop: the first probe of a return begins right after it.
       const wake = new AbortController()
@@ -251,21 +258,34 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     }
   }
 
-  private onProbe(result: ProbeResult): void {
+  /** A positive restart signal: the PID file names another process than at the last probe. */
+  private async processReplaced(pidFile: string): Promise<string | null> {
+    const identity = await readTomcatIdentity(pidFile)
+    if (identity === null) return null
+    const before = this.identity
+    this.identity = identity
+    return before !== null && before !== identity ? `${pidFile} names a new process (${identity.split('@')[0]}, was ${before.split('@')[0]})` : null
+  }
+
+  private onProbe(result: ProbeResult, replaced: string | null = null): void {
     const probe = this.settings.probe
     if (!probe) return
     const before = this.track.liveness
     const at = Date.parse(result.at)
     const wasWatchful = watchful(this.gate)
     // Watchful, one lost connection is a restart: the next stop-and-start may be over before fall probes.
-    const restarted = wasWatchful && result.connectionLost && before !== 'down'
-    this.track = advance(this.track, { ok: result.ok, at, error: result.error }, { rise: probe.rise, fall: restarted ? 1 : probe.fall })
+    const lost = wasWatchful && result.connectionLost && before !== 'down'
+    // A new process is a restart whatever the probe said: it may serve before it is warm.
+    const outcome = replaced ? { ok: false, at, error: `tomcat restarted: ${replaced}` } : { ok: result.ok, at, error: result.error }
+    const restarted = lost || replaced !== null
+    this.track = advance(this.track, outcome, { rise: probe.rise, fall: restarted ? 1 : probe.fall })
     const returning = this.gate.returning
-    this.gate = probed(this.gate, { ok: result.ok, at }, probe.rise)
+    this.gate = probed(this.gate, { ok: outcome.ok, at }, probe.rise)
     if (returning && !this.gate.returning) {
       this.log.info({ from: returning.from, passes: probe.rise }, `back to ready from ${returning.from}: ${probe.rise} probes begun since have passed`)
     }
-    if (restarted) this.log.warn({ error: result.error }, `tomcat connection lost while ${this.gate.admin === 'ready' ? 'returning to ready' : this.gate.admin}: taken as a restart (${result.error}); it must pass ${probe.rise} probes and the warm-up again`)
+    if (replaced) this.log.warn({ pidFile: probe.pidFile }, `tomcat restarted: ${replaced}; it must pass ${probe.rise} probes and the warm-up again`)
+    else if (lost) this.log.warn({ error: result.error }, `tomcat connection lost while ${this.gate.admin === 'ready' ? 'returning to ready' : this.gate.admin}: taken as a restart (${result.error}); it must pass ${probe.rise} probes and the warm-up again`)
     this.last = result
     if (!result.ok) this.lastFailure = result
     this.metrics.probe(result)
@@ -277,7 +297,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     }
     if (after !== before) {
       this.metrics.setLiveness(after)
-      if (after === 'down') this.onDown(result)
+      if (after === 'down') this.onDown({ ...result, error: outcome.error })
       else if (after === 'up') this.onUp(before)
     }
     this.emit('change', 'probe')

@@ -23,6 +23,8 @@ export interface ProbeSettings {
   intervalMs: number
   /** While drain/down or a return to ready is pending; never slower than intervalMs. */
   fastIntervalMs: number
+  /** Tomcat's PID file, read after each probe; null: not read. */
+  pidFile: string | null
   timeoutMs: number
   fall: number
   rise: number
@@ -66,6 +68,7 @@ type TomcatConfig = Pick<
   | 'tomcatUrl'
   | 'tomcatIntervalMs'
   | 'tomcatFastIntervalMs'
+  | 'tomcatPidFile'
   | 'tomcatTimeoutMs'
   | 'tomcatFall'
   | 'tomcatRise'
@@ -103,6 +106,7 @@ export function tomcatSettings(config: TomcatConfig): TomcatSettings {
         url: config.tomcatUrl,
         intervalMs: config.tomcatIntervalMs,
         fastIntervalMs: Math.min(config.tomcatFastIntervalMs, config.tomcatIntervalMs),
+        pidFile: config.tomcatPidFile || null,
         timeoutMs: config.tomcatTimeoutMs,
         fall: config.tomcatFall,
         rise: config.tomcatRise,

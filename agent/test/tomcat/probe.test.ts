@@ -4,7 +4,7 @@ import { statusMatcher, type ProbeSettings } from '../../src/tomcat/settings.js'
 import { closedPort, startHttpServer, startSilentServer } from '../helpers/http-server.js'
 
 function settings(url: string, extra: Partial<ProbeSettings> = {}): ProbeSettings {
-  return { url, intervalMs: 1000, fastIntervalMs: 200, timeoutMs: 1000, fall: 3, rise: 2, expectStatus: statusMatcher(['2xx', '3xx']), expectBody: null, ...extra }
+  return { url, intervalMs: 1000, fastIntervalMs: 200, pidFile: null, timeoutMs: 1000, fall: 3, rise: 2, expectStatus: statusMatcher(['2xx', '3xx']), expectBody: null, ...extra }
 }
 
 t.test('an accepted status passes, with its latency; the request says who probes', async (t) => {

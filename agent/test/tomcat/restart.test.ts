@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
 import type { AddressInfo, Socket } from 'node:net'
 import t from 'tap'
 import type { AgentStatus } from '../../src/status.js'
-import { startAgent, type RunningAgent } from '../helpers/agent.js'
+import { readTomcatIdentity } from '../../src/tomcat/pid-file.js'
+import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
 import { waitFor } from '../helpers/wait.js'
 
 /**
@@ -148,4 +152,44 @@ t.test('a return with no restart: no 500, no new warm-up', async (t) => {
   t.notOk(answers.some((a) => a.code === 500), 'a plain return with a healthy Tomcat never answers 500')
   t.equal((await status(agent)).tomcat.warmup?.phase, 'passed')
   t.equal(tomcat.warmups(0), warmups, 'Tomcat never failed a probe: no warm-up again')
+})
+
+/** A real process for the PID file to name, killed at teardown. */
+function liveProcess(t: Parameters<typeof startAgent>[0]): number {
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' })
+  t.teardown(() => {
+    child.kill('SIGKILL')
+  })
+  return child.pid as number
+}
+
+t.test('the PID file names the process and its start time; nothing when missing or not a PID', async (t) => {
+  const dir = tempDir(t)
+  const file = join(dir, 'catalina.pid')
+  t.equal(await readTomcatIdentity(file), null, 'missing')
+  writeFileSync(file, 'not a pid\n')
+  t.equal(await readTomcatIdentity(file), null, 'not a PID')
+  writeFileSync(file, `${process.pid}\n`)
+  t.match(await readTomcatIdentity(file), new RegExp(`^${process.pid}@\\d+$`), 'PID@start time from /proc')
+})
+
+t.test('defaults + --tomcat-pid-file: a new Tomcat process is a restart even while ready and never unreachable', async (t) => {
+  const tomcat = await restartableTomcat(t)
+  const pidFile = join(tempDir(t), 'catalina.pid')
+  writeFileSync(pidFile, `${liveProcess(t)}\n`)
+  const agent = await startAgent(t, { tomcatUrl: tomcat.url('/app/health'), warmupUrls: '/app/', tomcatPidFile: pidFile })
+  await answersUntil(agent, 200, [])
+  const replacedAt = Date.now()
+  // Another process now, and the probe never fails: only the PID file can tell.
+  writeFileSync(pidFile, `${liveProcess(t)}\n`)
+  const answers: Array<{ code: number; at: number }> = []
+  await waitFor('the agent to see the restart', async () => {
+    const code = (await agent.check()).status
+    answers.push({ code, at: Date.now() })
+    return code === 500
+  }, { timeoutMs: 10_000, intervalMs: 20 })
+  t.match((await status(agent)).effective, { cause: 'tomcat-down', why: /tomcat restarted: .*catalina\.pid names a new process/ })
+  await answersUntil(agent, 200, answers)
+  t.ok(tomcat.warmups(replacedAt) > 0, 'the warm-up ran again')
+  t.ok(agent.logLines().some((l) => /tomcat restarted: .* names a new process/.test(String(l.msg))), 'the log says why')
 })
