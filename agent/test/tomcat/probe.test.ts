@@ -72,3 +72,11 @@ t.test('an aborted probe ends at once', async (t) => {
   setImmediate(() => abort.abort())
   t.match(await pending, { ok: false, error: 'aborted' })
 })
+
+t.test('a probe given a signal already aborted ends at once, without an error nobody listens to', async (t) => {
+  const silent = await startSilentServer(t)
+  t.match(await probeTomcat(settings(`http://127.0.0.1:${silent.port}/`), AbortSignal.abort()), { ok: false, error: 'aborted', connectionLost: false })
+  // An unhandled 'error' of a destroyed request would surface here, as an uncaught exception.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(silent.connections(), 0, 'no connection was even opened')
+})
