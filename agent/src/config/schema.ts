@@ -161,6 +161,20 @@ export const ConfigSchema = Type.Object(
       expected: 'an integer number of milliseconds from 50 to 600000',
       placeholder: 'MS',
     }),
+    tomcatFastIntervalMs: Type.Integer({
+      default: 200,
+      minimum: 50,
+      maximum: 600000,
+      description: 'time between probe starts while the admin state is drain or down, or a return to ready waits for fresh probes: a restart shorter than fall x interval is still seen',
+      expected: 'an integer number of milliseconds from 50 to 600000',
+      placeholder: 'MS',
+    }),
+    tomcatPidFile: Type.String({
+      default: '',
+      description: 'Tomcat\'s PID file (CATALINA_PID), read after every probe: a new process there is a restart (500 until rise probes and the warm-up pass again), however short; empty: not read',
+      expected: 'a file path, or empty',
+      placeholder: 'PATH',
+    }),
     tomcatTimeoutMs: Type.Integer({
       default: 2000,
       minimum: 10,

@@ -187,6 +187,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       maxSessions: config.maxSessions,
       tomcatSignals: managerWired ? () => managerSignalsForDrain(this.tomcat.signals()) : undefined,
       admin: () => this.store.current,
+      answer: () => this.verdicts.get(),
       startedAt: Date.parse(this.startedAt),
       logger: this.logger,
       hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },

@@ -43,6 +43,33 @@ export interface ConfirmationInputs {
   startedAt: number
   /** Present when Tomcat's manager signals are wired in; they count for `drained` only. */
   tomcat?: { signals: TomcatSignals | null; maxSessions: number }
+  /** What this agent answers now; `ready` is confirmed only while it answers ready itself. */
+  answer?: { state: AdminState; why: string | null }
+}
+
+/**
+ * A checker without send-state counts as a load balancer once it checks regularly: at least this
+ * many checks, at most half the stale time apart. Fewer is a one-off (a person's curl, a script
+ * waiting for the agent), which never holds a wait.
+ */
+export const REGULAR_CHECKS = 3
+
+/** A regular checker without send-state is stale after this many of its own intervals (at least MIN_CADENCE_STALE_MS). */
+const CADENCE_STALE_FACTOR = 3
+const MIN_CADENCE_STALE_MS = 1000
+
+/** Why a checker without send-state is not counted; null when it is (send-state views always are). */
+export function oneOff(view: LbView, staleMs: number): string | null {
+  if (view.kind !== 'plain') return null
+  if (view.checks < REGULAR_CHECKS) return `${plural(view.checks, 'check')} without send-state: a one-off, not counted`
+  if (view.cadenceMs === null || view.cadenceMs > staleMs / 2) return `checks without send-state every ${seconds(view.cadenceMs ?? 0)}: too rare to count`
+  return null
+}
+
+/** A regular checker without send-state is stale once it misses a few of its own checks. */
+function staleAfter(view: LbView, staleMs: number): number {
+  if (view.kind !== 'plain' || view.cadenceMs === null) return staleMs
+  return Math.min(staleMs, Math.max(CADENCE_STALE_FACTOR * view.cadenceMs, MIN_CADENCE_STALE_MS))
 }
 
 export interface LbProgress {
@@ -64,6 +91,8 @@ export interface LbProgress {
   checks: number
   stale: boolean
   expected: boolean
+  /** A checker without send-state seen too seldom to be a load balancer: not counted. */
+  oneOff: boolean
   confirmed: boolean
   /** Why this load balancer does not confirm yet; null when it does. */
   why: string | null
@@ -88,6 +117,8 @@ export interface Confirmation {
   loadBalancers: LbProgress[]
   /** Expected load balancers with no fresh view. */
   missing: string[]
+  /** Fresh load balancers that count (one-offs and stale views do not). */
+  counted: number
   tomcat: TomcatProgress | null
 }
 
@@ -169,19 +200,26 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
   const { goal, since, now, staleMs, expect } = inputs
   const blockers: string[] = []
   const loadBalancers: LbProgress[] = []
+  const ignored: string[] = []
   let fresh = 0
   for (const view of inputs.views) {
     const ageMs = Math.max(0, now - view.lastCheckAt)
-    const stale = ageMs > staleMs
     const expected = expect.some((name) => matchesExpected(view, name))
+    const stale = ageMs > (expected ? staleMs : staleAfter(view, staleMs))
+    const notCounted = expected ? null : oneOff(view, staleMs)
     const lb = view.node ?? view.source
     const label = view.name ? `${lb} ${view.name}` : lb
     let why: string | null
-    if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
+    if (notCounted) why = notCounted
+    else if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
     else if (view.lastCheckAt <= since) why = `no check since ${BEGAN[goal]}`
     else why = viewBlocker(goal, view)
-    if (!stale) fresh++
-    if (why !== null && (!stale || expected)) blockers.push(`${label}: ${why}`)
+    if (notCounted) {
+      if (!stale) ignored.push(lb)
+    } else {
+      if (!stale) fresh++
+      if (why !== null && (!stale || expected)) blockers.push(`${label}: ${why}`)
+    }
     loadBalancers.push({
       lb,
       server: view.name,
@@ -197,6 +235,7 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
       checks: view.checks,
       stale,
       expected,
+      oneOff: notCounted !== null,
       confirmed: why === null,
       why,
     })
@@ -212,8 +251,12 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
     if (upFor < staleMs) {
       blockers.push(`the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`)
     } else if (fresh === 0) {
-      blockers.push(`no load balancer has checked in the last ${seconds(staleMs)}`)
+      const oneOffs = ignored.length > 0 ? ` (one-off requests from ${[...new Set(ignored)].join(', ')} are not counted)` : ''
+      blockers.push(`no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${oneOffs}; list them with --expect-lb`)
     }
+  }
+  if (goal === 'ready' && inputs.answer && inputs.answer.state !== 'ready') {
+    blockers.push(`this agent still answers ${inputs.answer.state}${inputs.answer.why ? `: ${inputs.answer.why}` : ''}`)
   }
   const tomcat = tomcatProgress(inputs)
   if (tomcat?.why) blockers.push(tomcat.why)
@@ -226,6 +269,7 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
     why: blockers.length === 0 ? null : blockers.join('; '),
     loadBalancers,
     missing,
+    counted: fresh,
     tomcat,
   }
 }

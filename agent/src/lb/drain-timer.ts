@@ -47,7 +47,7 @@ export class DrainTimer {
     const seconds = Math.max(0, Date.now() - this.since) / 1000
     this.stop()
     this.options.confirmed(seconds)
-    const lbs = c.loadBalancers.filter((l) => !l.stale).length
+    const lbs = c.counted
     this.options.logger.info({ seconds, loadBalancers: lbs }, `drain confirmed by ${lbs} load balancer(s) ${seconds.toFixed(1)}s after it began`)
   }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { AgentError } from '../errors.js'
-import type { StateRecord } from '../state/model.js'
+import type { AdminState, StateRecord } from '../state/model.js'
 import { confirm, goalOf, GOAL_STATES, type Confirmation, type WaitGoal } from './confirm.js'
 import type { TomcatSignalsProvider } from './tomcat-signals.js'
 import type { LbViews } from './views.js'
@@ -22,6 +22,8 @@ export interface LbTrackerOptions {
   maxSessions: number
   tomcatSignals?: TomcatSignalsProvider
   admin: () => StateRecord | null
+  /** What the agent answers now: `ready` is confirmed only once the agent itself answers ready. */
+  answer?: () => { state: AdminState; why: string | null }
   startedAt: number
   logger: Logger
   hooks?: LbTrackerHooks
@@ -65,6 +67,7 @@ export class LbTracker {
       expect: o.expect,
       startedAt: o.startedAt,
       tomcat: o.tomcatSignals ? { signals: o.tomcatSignals(), maxSessions: o.maxSessions } : undefined,
+      answer: o.answer?.(),
     })
   }
 

@@ -24,6 +24,8 @@ export interface LbView {
   lastCheckAt: number
   firstSeenAt: number
   checks: number
+  /** Its usual time between checks (a moving average); null after a single check. */
+  cadenceMs: number | null
 }
 
 export interface LbViewsOptions {
@@ -73,6 +75,8 @@ export class LbViews extends EventEmitter<ViewEvents> {
     let view = this.views.get(key)
     if (view) {
       this.views.delete(key)
+      const gap = Math.max(0, now - view.lastCheckAt)
+      view.cadenceMs = view.cadenceMs === null ? gap : Math.round(view.cadenceMs * 0.75 + gap * 0.25)
     } else {
       this.makeRoom(now)
       view = {
@@ -86,6 +90,7 @@ export class LbViews extends EventEmitter<ViewEvents> {
         lastCheckAt: now,
         firstSeenAt: now,
         checks: 0,
+        cadenceMs: null,
       }
     }
     view.source = source

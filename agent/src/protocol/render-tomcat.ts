@@ -18,7 +18,8 @@ function describeProbe(probe: NonNullable<TomcatStatus['probe']>): StatusLine[] 
   const since = probe.since ? ` since ${probe.since}` : ''
   const lines: StatusLine[] = [['tomcat', `${probe.liveness}${since} (${run} in a row); last probe ${probe.last ? describeProbeResult(probe.last) : 'not done yet'}`]]
   if (probe.last?.ok && probe.lastFailure) lines.push(['', `last failure ${describeProbeResult(probe.lastFailure).replace(/^failed /, '')}`])
-  lines.push(['probe', `GET ${probe.url} every ${probe.intervalMs} ms, timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}, startup policy ${probe.startupPolicy}`])
+  lines.push(['probe', `GET ${probe.url} every ${probe.intervalMs} ms (${probe.fastIntervalMs} ms while drain/down or returning${probe.watchful ? ': now' : ''}), timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}, startup policy ${probe.startupPolicy}`])
+  if (probe.returning) lines.push(['', `back to ready from ${probe.returning.from} since ${probe.returning.since}: ${probe.returning.passes} of ${probe.rise} fresh passing probes`])
   return lines
 }
 

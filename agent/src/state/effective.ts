@@ -1,7 +1,7 @@
 import { HTTP_STATUS_OF, type AdminState, type StateRecord } from './model.js'
 
 /** Why the load balancers get the answer they get. */
-export type Cause = 'admin' | 'no-state' | 'tomcat-down' | 'tomcat-unknown' | 'warmup'
+export type Cause = 'admin' | 'no-state' | 'tomcat-down' | 'tomcat-unknown' | 'warmup' | 'returning'
 
 export interface Verdict {
   state: AdminState
@@ -25,6 +25,8 @@ export interface TomcatFacts {
   rise: number
   fall: number
   lastError: string | null
+  /** Set while a return from drain or down to ready waits for `rise` probes begun after it (see tomcat/return-gate.ts). */
+  returning?: { from: 'drain' | 'down'; passes: number } | null
   warmup: {
     phase: WarmupPhase
     done: number
@@ -87,17 +89,23 @@ function tomcatHold(t: TomcatFacts, now: number): Verdict | null {
  * The state answered to the load balancers. Only a readable admin state can make it ready:
  * with no good state known (a corrupt file at start) the answer is down. Tomcat can only take the
  * answer down, never up: down after `fall` failed probes, until `rise` passes and the warm-up are
- * done; before the first probe result, as the startup policy says.
+ * done; before the first probe result, as the startup policy says. A return from drain or down to
+ * ready keeps answering the state being left until fresh probes have passed.
  */
 export function decide(inputs: DecisionInputs): Verdict {
   if (!inputs.admin) {
     return down('no-state', `no valid admin state: ${inputs.stateFileProblem ?? 'the state file has not been read'}`)
   }
+  const state = inputs.admin.state
   if (inputs.tomcat) {
     const held = tomcatHold(inputs.tomcat, inputs.now ?? Date.now())
     if (held) return held
+    const back = inputs.tomcat.returning
+    if (back && state === 'ready') {
+      const why = `back to ready from ${back.from}: ${back.passes} of ${inputs.tomcat.rise} passing probes begun since (Tomcat may have restarted)`
+      return { state: back.from, httpStatus: HTTP_STATUS_OF[back.from], cause: 'returning', why }
+    }
   }
-  const state = inputs.admin.state
   return { state, httpStatus: HTTP_STATUS_OF[state], cause: 'admin', why: null }
 }
 

@@ -59,6 +59,12 @@ export function httpGet(target: string, options: GetOptions): Promise<GetAnswer>
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10
   const maxBody = options.maxBody ?? 0
   return new Promise<GetAnswer>((resolve, reject) => {
+    // Before any request exists: a request destroyed before its 'error' listener is attached
+    // emits an error nobody hears, which ends the process.
+    if (options.signal?.aborted) {
+      reject(new GetError('aborted', elapsed()))
+      return
+    }
     let settled = false
     const finish = (outcome: { answer: GetAnswer } | { error: GetError }) => {
       if (settled) return
@@ -77,10 +83,6 @@ export function httpGet(target: string, options: GetOptions): Promise<GetAnswer>
     const onAbort = () => {
       finish({ error: new GetError('aborted', elapsed()) })
       req.destroy()
-    }
-    if (options.signal?.aborted) {
-      onAbort()
-      return
     }
     options.signal?.addEventListener('abort', onAbort, { once: true })
 

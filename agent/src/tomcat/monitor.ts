@@ -7,6 +7,8 @@ import { INITIAL_TRACK, advance, type Liveness, type ProbeTrack } from './livene
 import { NO_SIGNALS, type ManagerSignals } from './manager.js'
 import type { TomcatMetrics } from './metrics.js'
 import { probeTomcat, type ProbeResult } from './probe.js'
+import { readTomcatIdentity } from './pid-file.js'
+import { adminChanged, INITIAL_GATE, probed, watchful, type ReturnGate } from './return-gate.js'
 import type { TomcatSettings } from './settings.js'
 import { SignalsPoller } from './signals.js'
 import { runWarmup, type WarmupProgress } from './warmup.js'
@@ -19,6 +21,13 @@ export interface TomcatStatus {
   probe: {
     url: string
     intervalMs: number
+    fastIntervalMs: number
+    /** Tomcat's PID file, read after each probe for a new process; null: not read. */
+    pidFile: string | null
+    /** Probing fast and taking one lost connection as a restart: the admin state is not ready, or a return is pending. */
+    watchful: boolean
+    /** A return to ready waiting for fresh passing probes. */
+    returning: { from: 'drain' | 'down'; since: string; passes: number } | null
     timeoutMs: number
     fall: number
     rise: number
@@ -50,7 +59,7 @@ export interface TomcatStatus {
   manager: { url: string; contexts: string[]; pollMs: number; polling: boolean; signals: ManagerSignals } | null
 }
 
-type MonitorEvents = { change: [cause: 'probe' | 'warmup']; signals: [ManagerSignals] }
+type MonitorEvents = { change: [cause: 'probe' | 'warmup'] }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 
@@ -66,6 +75,10 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   private readonly metrics: TomcatMetrics
   private readonly stopping = new AbortController()
   private track: ProbeTrack = INITIAL_TRACK
+  private gate: ReturnGate = INITIAL_GATE
+  private wakeUp: AbortController | null = null
+  /** The Tomcat process the PID file named at the last probe (see pid-file.ts). */
+  private identity: string | null = null
   private last: ProbeResult | null = null
   private lastFailure: ProbeResult | null = null
   private warmupPhase: WarmupPhase
@@ -86,7 +99,6 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
     this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
     this.manager = this.settings.manager ? new SignalsPoller({ settings: this.settings.manager, logger: this.log, metrics: this.metrics }) : null
-    this.manager?.on('signals', (signals) => this.emit('signals', signals))
   }
 
   /** Starts probing at once; says in the log what is (and is not) watched. */
@@ -101,7 +113,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         `tomcat probe: GET ${probe.url} every ${probe.intervalMs} ms (timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}); ` +
           (this.settings.startupPolicy === 'down' ? 'answering down until it passes' : 'answering the admin state until a probe says otherwise'),
       )
-      this.keep(this.probeLoop(probe.intervalMs))
+      this.keep(this.probeLoop())
     }
     if (warmup) {
       this.log.info({ urls: warmup.urls, requests: warmup.requests, durationMs: warmup.durationMs, concurrency: warmup.concurrency }, `tomcat warm-up: ${warmup.urls.length} URL(s) before answering 200`)
@@ -141,6 +153,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       rise: probe.rise,
       fall: probe.fall,
       lastError: this.track.lastError,
+      returning: this.gate.returning && { from: this.gate.returning.from, passes: this.gate.returning.passes },
       warmup: {
         phase: this.warmupPhase,
         done: progress?.done ?? 0,
@@ -158,14 +171,20 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     return this.manager?.signals() ?? NO_SIGNALS
   }
 
-  /** Polls the manager now (whatever the admin state) and returns what it said. */
-  refreshSignals(): Promise<ManagerSignals> {
-    return this.manager?.refresh() ?? Promise.resolve(NO_SIGNALS)
-  }
-
-  /** The manager is polled only while the server is being drained or is out. */
+  /**
+   * The manager is polled only while the server is being drained or is out. Leaving drain or down
+   * for ready opens the return gate; any change of watchfulness starts a probe at once.
+   */
   setAdminState(state: AdminState | null): void {
     this.manager?.setActive(state === 'drain' || state === 'down')
+    const before = this.gate
+    this.gate = adminChanged(this.gate, state, Date.now())
+    if (this.gate === before || !this.settings.probe) return
+    if (this.gate.returning) {
+      this.log.info({ from: this.gate.returning.from, rise: this.settings.probe.rise }, `back to ready from ${this.gate.returning.from}: answering ${this.gate.returning.from} until ${this.settings.probe.rise} probes begun from now have passed`)
+    }
+    // No 'change' here: the caller recomputes the verdict with the admin change itself.
+    this.wakeUp?.abort()
   }
 
   status(): TomcatStatus {
@@ -175,6 +194,10 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       probe: probe && {
         url: probe.url,
         intervalMs: probe.intervalMs,
+        fastIntervalMs: probe.fastIntervalMs,
+        pidFile: probe.pidFile,
+        watchful: watchful(this.gate),
+        returning: this.gate.returning && { from: this.gate.returning.from, since: new Date(this.gate.returning.since).toISOString(), passes: this.gate.returning.passes },
         timeoutMs: probe.timeoutMs,
         fall: probe.fall,
         rise: probe.rise,
@@ -205,28 +228,58 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     }
   }
 
-  private async probeLoop(intervalMs: number): Promise<void> {
+  private async probeLoop(): Promise<void> {
     const probe = this.settings.probe
     if (!probe) return
     const signal = this.stopping.signal
     while (!signal.aborted) {
       const started = Date.now()
       const result = await probeTomcat(probe, signal)
+      const replaced = probe.pidFile ? await this.processReplaced(probe.pidFile) : null
       if (signal.aborted) return
-      this.onProbe(result)
+      this.onProbe(result, replaced)
+      const intervalMs = watchful(this.gate) ? probe.fastIntervalMs : probe.intervalMs
+      // An admin change wakes the loop: the first probe of a return begins right after it.
+      const wake = new AbortController()
+      this.wakeUp = wake
       try {
-        await sleep(Math.max(0, intervalMs - (Date.now() - started)), undefined, { signal, ref: false })
+        await sleep(Math.max(0, intervalMs - (Date.now() - started)), undefined, { signal: AbortSignal.any([signal, wake.signal]), ref: false })
       } catch {
-        return
+        if (signal.aborted) return
+      } finally {
+        this.wakeUp = null
       }
     }
   }
 
-  private onProbe(result: ProbeResult): void {
+  /** A positive restart signal: the PID file names another process than at the last probe. */
+  private async processReplaced(pidFile: string): Promise<string | null> {
+    const identity = await readTomcatIdentity(pidFile)
+    if (identity === null) return null
+    const before = this.identity
+    this.identity = identity
+    return before !== null && before !== identity ? `${pidFile} names a new process (${identity.split('@')[0]}, was ${before.split('@')[0]})` : null
+  }
+
+  private onProbe(result: ProbeResult, replaced: string | null = null): void {
     const probe = this.settings.probe
     if (!probe) return
     const before = this.track.liveness
-    this.track = advance(this.track, { ok: result.ok, at: Date.parse(result.at), error: result.error }, probe)
+    const at = Date.parse(result.at)
+    const wasWatchful = watchful(this.gate)
+    // Watchful, one lost connection is a restart: the next stop-and-start may be over before fall probes.
+    const lost = wasWatchful && result.connectionLost && before !== 'down'
+    // A new process is a restart whatever the probe said: it may serve before it is warm.
+    const outcome = replaced ? { ok: false, at, error: `tomcat restarted: ${replaced}` } : { ok: result.ok, at, error: result.error }
+    const restarted = lost || replaced !== null
+    this.track = advance(this.track, outcome, { rise: probe.rise, fall: restarted ? 1 : probe.fall })
+    const returning = this.gate.returning
+    this.gate = probed(this.gate, { ok: outcome.ok, at }, probe.rise)
+    if (returning && !this.gate.returning) {
+      this.log.info({ from: returning.from, passes: probe.rise }, `back to ready from ${returning.from}: ${probe.rise} probes begun since have passed`)
+    }
+    if (replaced) this.log.warn({ pidFile: probe.pidFile }, `tomcat restarted: ${replaced}; it must pass ${probe.rise} probes and the warm-up again`)
+    else if (lost) this.log.warn({ error: result.error }, `tomcat connection lost while ${this.gate.admin === 'ready' ? 'returning to ready' : this.gate.admin}: taken as a restart (${result.error}); it must pass ${probe.rise} probes and the warm-up again`)
     this.last = result
     if (!result.ok) this.lastFailure = result
     this.metrics.probe(result)
@@ -238,7 +291,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     }
     if (after !== before) {
       this.metrics.setLiveness(after)
-      if (after === 'down') this.onDown(result)
+      if (after === 'down') this.onDown({ ...result, error: outcome.error })
       else if (after === 'up') this.onUp(before)
     }
     this.emit('change', 'probe')

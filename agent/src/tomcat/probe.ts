@@ -11,10 +11,19 @@ export interface ProbeResult {
   /** The HTTP status, when Tomcat answered at all. */
   status: number | null
   error: string | null
+  /** The connection was refused, reset or cut: during drain or down, taken as a Tomcat restart. */
+  connectionLost: boolean
 }
 
 export const PROBE_USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (probe)`
 const MAX_BODY = 64 * 1024
+const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE'])
+
+function connectionLost(err: unknown): boolean {
+  if (!(err instanceof GetError)) return false
+  const code = (err.cause as NodeJS.ErrnoException | undefined)?.code
+  return (code !== undefined && LOST_CODES.has(code)) || err.message === 'answer cut short'
+}
 
 /** GETs the probe URL once: a pass needs an accepted status (and a body matching, when set) within the timeout. */
 export async function probeTomcat(settings: ProbeSettings, signal?: AbortSignal): Promise<ProbeResult> {
@@ -26,7 +35,7 @@ export async function probeTomcat(settings: ProbeSettings, signal?: AbortSignal)
       maxBody: settings.expectBody ? MAX_BODY : 0,
       signal,
     })
-    const base = { at, latencyMs: answer.latencyMs, status: answer.status }
+    const base = { at, latencyMs: answer.latencyMs, status: answer.status, connectionLost: false }
     if (!settings.expectStatus(answer.status)) {
       return { ...base, ok: false, error: `HTTP ${answer.status} (expected ${settings.expectStatus.text})` }
     }
@@ -36,6 +45,6 @@ export async function probeTomcat(settings: ProbeSettings, signal?: AbortSignal)
     return { ...base, ok: true, error: null }
   } catch (err) {
     const latencyMs = err instanceof GetError ? err.latencyMs : 0
-    return { ok: false, at, latencyMs, status: null, error: (err as Error).message }
+    return { ok: false, at, latencyMs, status: null, error: (err as Error).message, connectionLost: connectionLost(err) }
   }
 }

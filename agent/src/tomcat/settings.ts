@@ -21,6 +21,10 @@ export function statusMatcher(items: readonly string[]): StatusMatcher {
 export interface ProbeSettings {
   url: string
   intervalMs: number
+  /** While drain/down or a return to ready is pending; never slower than intervalMs. */
+  fastIntervalMs: number
+  /** Tomcat's PID file, read after each probe; null: not read. */
+  pidFile: string | null
   timeoutMs: number
   fall: number
   rise: number
@@ -63,6 +67,8 @@ type TomcatConfig = Pick<
   Config,
   | 'tomcatUrl'
   | 'tomcatIntervalMs'
+  | 'tomcatFastIntervalMs'
+  | 'tomcatPidFile'
   | 'tomcatTimeoutMs'
   | 'tomcatFall'
   | 'tomcatRise'
@@ -99,6 +105,8 @@ export function tomcatSettings(config: TomcatConfig): TomcatSettings {
     ? {
         url: config.tomcatUrl,
         intervalMs: config.tomcatIntervalMs,
+        fastIntervalMs: Math.min(config.tomcatFastIntervalMs, config.tomcatIntervalMs),
+        pidFile: config.tomcatPidFile || null,
         timeoutMs: config.tomcatTimeoutMs,
         fall: config.tomcatFall,
         rise: config.tomcatRise,

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ManagerClient, NO_SIGNALS, type ManagerSignals } from './manager.js'
@@ -10,7 +9,7 @@ import type { ManagerSettings } from './settings.js'
  * state is drain or down) and keeps the last signals; a failed poll is a field, a log line and a
  * metric, never a crash.
  */
-export class SignalsPoller extends EventEmitter<{ signals: [ManagerSignals] }> {
+export class SignalsPoller {
   private readonly settings: ManagerSettings
   private readonly client: ManagerClient
   private readonly log: Logger
@@ -20,7 +19,6 @@ export class SignalsPoller extends EventEmitter<{ signals: [ManagerSignals] }> {
   private loop: { abort: AbortController; done: Promise<void> } | null = null
 
   constructor(options: { settings: ManagerSettings; logger: Logger; metrics: TomcatMetrics }) {
-    super()
     this.settings = options.settings
     this.client = new ManagerClient(options.settings)
     this.log = options.logger
@@ -33,13 +31,6 @@ export class SignalsPoller extends EventEmitter<{ signals: [ManagerSignals] }> {
 
   signals(): ManagerSignals {
     return this.latest
-  }
-
-  /** Polls now, active or not, and returns what the manager said. */
-  async refresh(): Promise<ManagerSignals> {
-    const signals = await this.client.read(this.closing.signal)
-    if (!this.closing.signal.aborted) this.apply(signals)
-    return signals
   }
 
   setActive(active: boolean): void {
@@ -81,6 +72,5 @@ export class SignalsPoller extends EventEmitter<{ signals: [ManagerSignals] }> {
     this.latest = signals
     this.metrics.managerSignals(signals)
     if (signals.error && signals.error !== previousError) this.log.warn({ error: signals.error }, `tomcat manager: ${signals.error}`)
-    this.emit('signals', signals)
   }
 }

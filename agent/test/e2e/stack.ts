@@ -1,45 +1,78 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
-import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js'
 import { spawnAgent, type AgentProcess } from '../helpers/process.js'
 import { freePort, requireBinary, type Teardowns } from '../helpers/system.js'
 import { CATALINA_HOME, DEFAULT_JAVA_OPTS, Tomcat, writeWebapp } from '../helpers/tomcat.js'
 import { waitFor } from '../helpers/wait.js'
 import { writeWar } from '../helpers/war.js'
 import { httpRequest } from '../helpers/http.js'
+import { startReloadableHaproxy, type BackendCounters, type ReloadableHaproxy } from './reloadable-haproxy.js'
+
+export type { BackendCounters } from './reloadable-haproxy.js'
 
 /**
  * The end-to-end stack on loopback: Debian's HAProxy in front of real Tomcat 10 instances, each
  * with its own agent (a separate process, as in production). Tomcats run as daemons started and
  * stopped by small scripts, the way deploy-war drives them; all are killed by PID at teardown.
+ * The defaults are the product: each agent gets only its URLs (every timer is its default), and
+ * HAProxy's backend is haproxy-snippets/httpchk-backend.cfg as shipped, with the stack's addresses.
  * Used by the end-to-end test and by `npm run demo`.
  */
 
 export const SLOW_MS = 300
-/** The HAProxy check timers of the stack, short so that a roll takes seconds. */
-export const CHECK = { inter: 300, fastinter: 100, downinter: 300, rise: 2, fall: 2 }
+export const RECOMMENDED_BACKEND = join(PACKAGE_ROOT, 'haproxy-snippets/httpchk-backend.cfg')
+const SNIPPET_STATE_FILE = '/var/lib/haproxy/server-state'
+
+function ms(value: string): number {
+  const match = /^(\d+)(ms|s)?$/.exec(value)
+  if (!match) throw new Error(`unexpected time in the recommended backend: ${value}`)
+  return Number(match[1]) * (match[2] === 's' ? 1000 : 1)
+}
+
+/** The recommended backend's check timers (from its default-server line), for the bench and the figures. */
+function recommendedTimers(): { inter: number; fastinter: number; downinter: number; rise: number; fall: number } {
+  const line = /^\s*default-server\s+(.*)$/m.exec(readFileSync(RECOMMENDED_BACKEND, 'utf8'))?.[1] ?? ''
+  const word = (name: string) => {
+    const value = new RegExp(`(?:^|\\s)${name}\\s+(\\S+)`).exec(line)?.[1]
+    if (value === undefined) throw new Error(`${RECOMMENDED_BACKEND}: no ${name} on its default-server line`)
+    return value
+  }
+  return { inter: ms(word('inter')), fastinter: ms(word('fastinter')), downinter: ms(word('downinter')), rise: Number(word('rise')), fall: Number(word('fall')) }
+}
+
+export const CHECK = recommendedTimers()
+
+/**
+ * haproxy-snippets/httpchk-backend.cfg for this stack: its global and backend lines as they are,
+ * with the backend named `be`, the example servers replaced by the stack's (each checked on its
+ * own agent's port) and the server state kept in `stateFile`.
+ */
+export function recommendedBackend(servers: Array<{ name: string; port: number; checkPort: number }>, stateFile: string): string {
+  const lines = readFileSync(RECOMMENDED_BACKEND, 'utf8')
+    .split('\n')
+    .filter((l) => !/^\s*server\s/.test(l))
+    .map((l) => l.replace(SNIPPET_STATE_FILE, stateFile).replace(/^backend tomcats$/, 'backend be').replace(/ check port \d+ /, ' check '))
+  const own = servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port} port ${s.checkPort} cookie ${s.name}`)
+  return [...lines, ...own].join('\n')
+}
 
 export interface StackHost {
   name: string
   tomcat: Tomcat
   agent: AgentProcess
   tokenFile: string
+  /** The agent's state file (its default place in its data dir). */
+  stateFile: string
   startScript: string
   stopScript: string
-}
-
-export interface BackendCounters {
-  eresp: number
-  wretr: number
-  wredis: number
 }
 
 export interface Stack {
   dir: string
   hosts: StackHost[]
-  haproxy: RunningHaproxy
+  haproxy: ReloadableHaproxy
   frontendUrl: string
   /** The version a host's Tomcat serves now, asked directly (not through HAProxy). */
   versionOf(host: StackHost): Promise<string>
@@ -152,55 +185,40 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
     tomcat.deployWar('/app', options.war)
     await runScript(scripts.start)
     const agentDir = join(dir, `agent-${name}`)
+    // Only where things are: every probe, warm-up and load balancer timer is the default.
     const agent = await spawnAgent(t, [
       '--data-dir', agentDir,
       '--tomcat-url', `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
-      '--tomcat-interval-ms', '200',
-      '--tomcat-timeout-ms', '1000',
-      '--tomcat-fall', '2',
-      '--tomcat-rise', '2',
       '--warmup-urls', '/app/,/app/slow.jsp',
-      '--warmup-requests', '2',
-      // Checks come every 300 ms: a load balancer silent for 1.5 s is gone.
-      '--lb-stale-ms', '1500',
     ])
-    hosts.push({ name, tomcat, agent, tokenFile: join(agentDir, 'admin-token'), startScript: scripts.start, stopScript: scripts.stop })
+    hosts.push({ name, tomcat, agent, tokenFile: join(agentDir, 'admin-token'), stateFile: join(agentDir, 'state'), startScript: scripts.start, stopScript: scripts.stop })
   }
 
   const frontendPort = await freePort()
-  const servers = hosts
-    .map((h) => `    server ${h.name} 127.0.0.1:${h.tomcat.httpPort} check port ${h.agent.healthPort}`)
-    .join('\n')
-  // Nothing here hides a failure: no retries, no redispatch, no L7 retry-on. Server connections
+  const stateFile = join(dir, 'haproxy-server-state')
+  // The first start has no saved state yet: an empty one of the version `show servers state` writes.
+  writeFileSync(stateFile, '1\n')
+  const backend = recommendedBackend(hosts.map((h) => ({ name: h.name, port: h.tomcat.httpPort, checkPort: h.agent.healthPort })), stateFile)
+  // The backend retries a failed connection elsewhere (as recommended): the proof reads wretr,
+  // wredis, econ and eresp, so that a retry that hid a failure still fails it. Server connections
   // are not reused, so that a reused idle connection closing cannot fail a request either.
-  const haproxy = await startHaproxy(
-    t,
-    dir,
-    `defaults
+  const haproxy = await startReloadableHaproxy(t, dir, {
+    stateFile,
+    globalLines: ['node lb1'],
+    config: `defaults
     mode http
     timeout connect 2s
     timeout client 30s
     timeout server 30s
-    # The check read timeout; without it, it is inter (100-300 ms here), which a busy machine misses.
-    timeout check 2s
     timeout http-keep-alive 30s
-    retries 0
     option http-server-close
 
 frontend fe
     bind 127.0.0.1:${frontendPort}
     default_backend be
 
-backend be
-    balance roundrobin
-    option httpchk GET /health
-    http-check disable-on-404
-    http-check send-state
-    default-server inter ${CHECK.inter} fastinter ${CHECK.fastinter} downinter ${CHECK.downinter} rise ${CHECK.rise} fall ${CHECK.fall}
-${servers}`,
-    'lb1',
-    ['node lb1'],
-  )
+${backend}`,
+  })
   const serverStatus = async (host: StackHost) => (await haproxy.serverStat('be', host.name)).status ?? ''
   await waitFor('HAProxy to see every Tomcat UP', async () => (await Promise.all(hosts.map(serverStatus))).every((s) => s === 'UP'), { timeoutMs: 90_000, intervalMs: 100 })
 
@@ -214,10 +232,7 @@ ${servers}`,
       return res.status === 200 ? (versionOfBody(res.body) ?? `unknown(${res.body.trim()})`) : `HTTP ${res.status}`
     },
     serverStatus,
-    async backendCounters() {
-      const row = await haproxy.serverStat('be', 'BACKEND')
-      return { eresp: Number(row.eresp), wretr: Number(row.wretr), wredis: Number(row.wredis) }
-    },
+    backendCounters: () => haproxy.counters('be'),
     writeInventory(file) {
       const lines = hosts.map((h) =>
         [

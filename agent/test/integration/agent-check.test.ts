@@ -52,7 +52,7 @@ function checkRamp(t: Test, samples: Sample[], label: string): void {
   t.comment(`${label}: weights HAProxy showed, from the command: ${changes(samples)} (${samples.length} samples)`)
 }
 
-t.test('a real HAProxy 2.6 follows the agent check: DOWN (agent), a ramp to UP, DRAIN (agent), MAINT, overrides', async (t) => {
+t.test('fast timers (inter 100 ms): a real HAProxy 2.6 follows the agent check: DOWN (agent), a ramp to UP, DRAIN (agent), MAINT, overrides', async (t) => {
   const dir = tempDir(t)
   // A typo in the state file at start: no good state is known, a non-admin cause, so "down".
   writeFileSync(join(dir, 'state'), 'raedy\n')

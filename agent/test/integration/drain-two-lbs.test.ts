@@ -120,7 +120,7 @@ const reports = (running: RunningAgent, node: string, status: string, scur?: num
   return v?.state?.status === status && v.state.counts === null && (scur === undefined || v.state.scur.server === scur)
 }
 
-t.test('two HAProxy 2.6 with send-state: drain, sticky sessions, ready, down, and a load balancer gone', async (t) => {
+t.test('fast timers (inter 200 ms, --lb-stale-ms 1500): two HAProxy 2.6 with send-state: drain, sticky sessions, ready, down, and a load balancer gone', async (t) => {
   const backend = await startBackend(t)
   // Stale after 1.5 s: 7 check intervals.
   const running = await startAgent(t, { expectLb: 'lb1,lb2', lbStaleMs: '1500' })

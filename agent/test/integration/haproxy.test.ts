@@ -7,7 +7,7 @@ import { agentctl } from '../helpers/cli.js'
 import { startHaproxy } from '../helpers/haproxy.js'
 import { waitFor } from '../helpers/wait.js'
 
-t.test('a real HAProxy 2.6 follows agentctl and the state file: NOLB on drain, DOWN on down, UP on ready', async (t) => {
+t.test('fast timers (inter 100 ms): a real HAProxy 2.6 follows agentctl and the state file: NOLB on drain, DOWN on down, UP on ready', async (t) => {
   const running = await startAgent(t)
   const backend = createServer((_, res) => res.end('backend\n'))
   await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve))

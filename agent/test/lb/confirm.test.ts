@@ -17,6 +17,9 @@ interface ViewSpec {
   throttle?: number
   name?: string
   answered?: number
+  /** checks so far and their usual interval (plain views); default 10 checks, 1000 ms apart */
+  checks?: number
+  cadenceMs?: number | null
 }
 
 /** A view of a load balancer with send-state: `lb('lb1', 'NOLB', { scur: 1 })`; the status may carry counts (`UP 2/3`). */
@@ -26,13 +29,14 @@ function lb(node: string, status: string, spec: ViewSpec = {}): LbView {
   const state = parseServerState(header)
   if (!state) throw new Error(`test header does not parse: ${header}`)
   const at = NOW - (spec.age ?? 100)
-  return { key: `${node}/${state.name}`, kind: 'send-state', node, name: state.name, source: '127.0.0.1', state, answered: spec.answered ?? 404, lastCheckAt: at, firstSeenAt: at - 60_000, checks: 10 }
+  return { key: `${node}/${state.name}`, kind: 'send-state', node, name: state.name, source: '127.0.0.1', state, answered: spec.answered ?? 404, lastCheckAt: at, firstSeenAt: at - 60_000, checks: 10, cadenceMs: 1000 }
 }
 
 /** A checker without send-state, known by its address and the answer it got. */
 function plain(source: string, answered: number, spec: ViewSpec = {}): LbView {
   const at = NOW - (spec.age ?? 100)
-  return { key: source, kind: 'plain', node: null, name: null, source, state: null, answered, lastCheckAt: at, firstSeenAt: at - 60_000, checks: 10 }
+  const cadenceMs = spec.cadenceMs === undefined ? 1000 : spec.cadenceMs
+  return { key: source, kind: 'plain', node: null, name: null, source, state: null, answered, lastCheckAt: at, firstSeenAt: at - 60_000, checks: spec.checks ?? 10, cadenceMs }
 }
 
 function inputs(goal: WaitGoal, views: LbView[], extra: Partial<ConfirmationInputs> = {}): ConfirmationInputs {
@@ -69,6 +73,14 @@ const DRAINED: Row[] = [
   ['without send-state: a 200 does not', inputs('drained', [plain('10.0.0.5', 200)]), false, '10.0.0.5: its last check was answered 200'],
   ['without send-state: expected by source address', inputs('drained', [lb('lb1', 'NOLB')], { expect: ['lb1', '10.0.0.5'] }), false, 'expected load balancer 10.0.0.5'],
   ['without send-state: expected and seen', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.5', 404)], { expect: ['lb1', '10.0.0.5'] }), true],
+  // A checker without send-state counts only once it checks regularly (3 checks, at most stale/2 apart).
+  ['a one-off curl before the drain does not hold it', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.7', 200, { age: 4000, checks: 1, cadenceMs: null })], { staleMs: 10_000 }), true],
+  ['two curls neither', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.7', 200, { age: 4000, checks: 2, cadenceMs: 300 })], { staleMs: 10_000 }), true],
+  ['curls minutes apart neither', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.7', 200, { age: 4000, checks: 5, cadenceMs: 120_000 })], { staleMs: 10_000 }), true],
+  ['a regular checker without send-state that has not checked since the drain began holds it', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.5', 200, { age: 5001, cadenceMs: 2000 })], { staleMs: 10_000 }), false, '10.0.0.5: no check since the drain began'],
+  ['a regular checker that stopped is stale after 3 of its intervals, not the stale time', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.5', 200, { age: 3500, cadenceMs: 1000 })], { staleMs: 10_000 }), true],
+  ['a one-off is counted when expected', inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.7', 200, { age: 4000, checks: 1, cadenceMs: null })], { staleMs: 10_000, expect: ['lb1', '10.0.0.7'] }), false, '10.0.0.7: its last check was answered 200'],
+  ['only one-offs: no load balancer, said plainly', inputs('drained', [plain('10.0.0.7', 404, { checks: 1, cadenceMs: null })]), false, 'no load balancer has checked in the last 2.0s: nothing can confirm this (one-off requests from 10.0.0.7 are not counted); list them with --expect-lb'],
 ]
 
 const TOMCAT: Row[] = [
@@ -104,6 +116,9 @@ const READY: Row[] = [
   ['UP seen only before ready began', inputs('ready', [lb('lb1', 'UP', { age: 6000 })], { staleMs: 10_000 }), false, 'no check since ready began'],
   ['without send-state: a 200', inputs('ready', [plain('10.0.0.5', 200)]), true],
   ['without send-state: a 404', inputs('ready', [plain('10.0.0.5', 404)]), false, 'answered 404'],
+  ['every load balancer UP while this agent still holds its answer', inputs('ready', [lb('lb1', 'UP')], { answer: { state: 'drain', why: 'back to ready from drain: 1 of 2 passing probes begun since' } }), false, 'this agent still answers drain: back to ready from drain'],
+  ['every load balancer UP and this agent answers ready', inputs('ready', [lb('lb1', 'UP')], { answer: { state: 'ready', why: null } }), true],
+  ['nobody checks: ready is not confirmed by zero load balancers', inputs('ready', [], { answer: { state: 'ready', why: null } }), false, 'no load balancer has checked'],
 ]
 
 for (const [table, rows] of Object.entries({ drained: DRAINED, 'drained with Tomcat signals': TOMCAT, down: DOWN, ready: READY })) {

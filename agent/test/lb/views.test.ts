@@ -54,3 +54,11 @@ t.test('every check is announced to listeners', async (t) => {
   views.record(header('lb1'), '127.0.0.1', 404)
   t.same(seen, ['lb1:404'])
 })
+
+t.test('each view learns its cadence: a moving average of the time between its checks', async (t) => {
+  const views = new LbViews({ maxViews: 100, forgetAfterMs: 600_000 })
+  t.equal(views.record(undefined, '10.0.0.9', 200, 1000).cadenceMs, null, 'one check: no cadence')
+  t.equal(views.record(undefined, '10.0.0.9', 200, 3000).cadenceMs, 2000)
+  t.equal(views.record(undefined, '10.0.0.9', 200, 5000).cadenceMs, 2000)
+  t.equal(views.record(undefined, '10.0.0.9', 200, 6000).cadenceMs, 1750, 'a shorter gap pulls it down a quarter of the way')
+})

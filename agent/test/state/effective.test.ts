@@ -126,3 +126,24 @@ t.test('the why says what an operator needs', async (t) => {
   const longDown = factsAfter('f'.repeat(20), 'pending')
   t.equal(decide({ admin: { state: 'drain' }, stateFileProblem: null, tomcat: longDown.facts, now: longDown.now }).why, 'tomcat probe failing for 20 s (20 in a row): connection refused')
 })
+
+t.test('a return from drain or down answers the state being left until fresh probes pass, after every Tomcat hold', async (t) => {
+  const cases: Array<[string, WarmupPhase, 'drain' | 'down', number, string]> = [
+    // Up and warm: held at the state left (404 for drain, 500 for down), saying how far it is.
+    ['pp', 'passed', 'drain', 0, 'returning'],
+    ['pp', 'passed', 'drain', 1, 'returning'],
+    ['pp', 'passed', 'down', 1, 'returning'],
+    // A Tomcat that is down, coming back or warming up holds first: 500 whatever was left.
+    ['ppfff', 'passed', 'drain', 0, 'tomcat-down'],
+    ['ppfffpp', 'running', 'drain', 0, 'warmup'],
+  ]
+  for (const [history, phase, from, passes, cause] of cases) {
+    const { facts, now } = factsAfter(history, phase)
+    const verdict = decide({ admin: { state: 'ready' }, stateFileProblem: null, tomcat: { ...facts, returning: { from, passes } }, now })
+    const state = cause === 'returning' ? from : 'down'
+    t.match(verdict, { state, httpStatus: HTTP_STATUS_OF[state], cause, why: String }, `probes "${history}", warm-up ${phase}, back from ${from} after ${passes} fresh passes: ${state} (${cause})`)
+    if (cause === 'returning') t.equal(verdict.why, `back to ready from ${from}: ${passes} of ${RISE} passing probes begun since (Tomcat may have restarted)`)
+  }
+  const { facts, now } = factsAfter('pp', 'passed')
+  t.equal(decide({ admin: { state: 'ready' }, stateFileProblem: null, tomcat: { ...facts, returning: null }, now }).httpStatus, 200, 'no return pending: the admin state')
+})

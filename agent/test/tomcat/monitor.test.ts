@@ -53,7 +53,7 @@ t.test('without --tomcat-url the admin state alone decides, and the log says so'
   t.ok(agent.logLines().some((l) => /^tomcat probe: none \(no --tomcat-url\)/.test(String(l.msg))), 'a log line at start')
 })
 
-t.test('startup policy down: 500 until the probe passes rise times', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): startup policy down: 500 until the probe passes rise times', async (t) => {
   const tomcat = await fakeTomcat(t)
   tomcat.control.health = 'error'
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health') })
@@ -70,7 +70,7 @@ t.test('startup policy down: 500 until the probe passes rise times', async (t) =
   t.ok((await status(agent)).tomcat.probe!.passes >= 2, 'after rise passes')
 })
 
-t.test('fall failures take any admin state to 500; rise passes give the admin state back, never more', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): fall failures take any admin state to 500; rise passes give the admin state back, never more', async (t) => {
   const tomcat = await fakeTomcat(t)
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health') })
   await waitFor('ready', answers(agent, 200))
@@ -101,7 +101,7 @@ t.test('fall failures take any admin state to 500; rise passes give the admin st
   t.match(metrics, /health_agent_tomcat_probe_up 1/)
 })
 
-t.test('a hung Tomcat is down after the timeout, while the health check keeps answering at once', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): a hung Tomcat is down after the timeout, while the health check keeps answering at once', async (t) => {
   const tomcat = await fakeTomcat(t)
   const timeoutMs = 1000
   const agent = await startAgent(t, { ...fast, tomcatTimeoutMs: String(timeoutMs), tomcatUrl: tomcat.server.url('/app/health') })
@@ -127,7 +127,7 @@ t.test('a hung Tomcat is down after the timeout, while the health check keeps an
   t.ok(slowest < timeoutMs / 2, `every check well under the probe timeout (slowest ${slowest.toFixed(1)} ms of ${latencies.length})`)
 })
 
-t.test('the warm-up gate: 500 while warming up, then the admin state; progress in status and agentctl', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): the warm-up gate: 500 while warming up, then the admin state; progress in status and agentctl', async (t) => {
   const tomcat = await fakeTomcat(t)
   let release = () => undefined as void
   tomcat.control.gate = new Promise<void>((resolve) => (release = resolve))
@@ -151,7 +151,7 @@ t.test('the warm-up gate: 500 while warming up, then the admin state; progress i
     })
     t.match(stdout, /^effective {3}down \(HTTP 500\) {2}because warming tomcat up: 1 of 4 requests done, 0 failed$/m)
     t.match(stdout, /^tomcat {6}up since \S+ \(\d+ passed in a row\); last probe passed at \S+ \(HTTP 200 in [\d.]+ ms\)$/m)
-    t.match(stdout, /^probe {7}GET http:\/\/127\.0\.0\.1:\d+\/app\/health every 50 ms, timeout 500 ms, fall 2, rise 2, startup policy down$/m)
+    t.match(stdout, /^probe {7}GET http:\/\/127\.0\.0\.1:\d+\/app\/health every 50 ms \(50 ms while drain\/down or returning(: now)?\), timeout 500 ms, fall 2, rise 2, startup policy down$/m)
     t.match(stdout, /^warm-up {5}running for [\d.]+ s: 1 of 4 requests, 0 failed$/m)
   } else {
     t.fail(`${AGENTCTL_BIN} is missing: run npm run build (npm test does) to test agentctl`)
@@ -168,7 +168,7 @@ t.test('the warm-up gate: 500 while warming up, then the admin state; progress i
   t.ok(warmups.every((r) => /\(warm-up\)$/.test(String(r.headers['user-agent']))))
 })
 
-t.test('too many warm-up failures with on-failure down: stay 500, say why, try again', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): too many warm-up failures with on-failure down: stay 500, say why, try again', async (t) => {
   const tomcat = await fakeTomcat(t)
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: '/app/broken.jsp' })
   await waitFor('the warm-up to fail', async () => (await status(agent)).tomcat.warmup?.phase === 'failed')
@@ -182,7 +182,7 @@ t.test('too many warm-up failures with on-failure down: stay 500, say why, try a
   t.equal((await status(agent)).tomcat.warmup?.phase, 'passed')
 })
 
-t.test('too many warm-up failures with on-failure ready: answer anyway, and show it', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): too many warm-up failures with on-failure ready: answer anyway, and show it', async (t) => {
   const tomcat = await fakeTomcat(t)
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: '/app/broken.jsp,/app/', warmupOnFailure: 'ready' })
   await waitFor('200 despite the failure', answers(agent, 200))
@@ -190,7 +190,7 @@ t.test('too many warm-up failures with on-failure ready: answer anyway, and show
   t.ok(agent.logLines().some((l) => l.level === 40 && /answering the admin state anyway/.test(String(l.msg))))
 })
 
-t.test('startup policy admin: the admin state before the first result, and no warm-up for a Tomcat already up', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): startup policy admin: the admin state before the first result, and no warm-up for a Tomcat already up', async (t) => {
   const hung = await fakeTomcat(t)
   hung.control.health = 'hang'
   const trusting = await startAgent(t, { ...fast, tomcatTimeoutMs: '60000', tomcatStartupPolicy: 'admin', tomcatUrl: hung.server.url('/app/health') })
@@ -205,7 +205,7 @@ t.test('startup policy admin: the admin state before the first result, and no wa
   t.equal(up.server.requests.filter((r) => r.url === '/app/').length, 0, 'no warm-up request')
 })
 
-t.test('manager signals are polled while draining, shown, and the credentials never appear', async (t) => {
+t.test('fast timers (50 ms probe, fall 2): manager signals are polled while draining, shown, and the credentials never appear', async (t) => {
   const dir = tempDir(t)
   const secret = 'pa55-Zq9-never-logged'
   const credentialsFile = join(dir, 'manager-credentials')

@@ -4,7 +4,7 @@ import { statusMatcher, type ProbeSettings } from '../../src/tomcat/settings.js'
 import { closedPort, startHttpServer, startSilentServer } from '../helpers/http-server.js'
 
 function settings(url: string, extra: Partial<ProbeSettings> = {}): ProbeSettings {
-  return { url, intervalMs: 1000, timeoutMs: 1000, fall: 3, rise: 2, expectStatus: statusMatcher(['2xx', '3xx']), expectBody: null, ...extra }
+  return { url, intervalMs: 1000, fastIntervalMs: 200, pidFile: null, timeoutMs: 1000, fall: 3, rise: 2, expectStatus: statusMatcher(['2xx', '3xx']), expectBody: null, ...extra }
 }
 
 t.test('an accepted status passes, with its latency; the request says who probes', async (t) => {
@@ -22,7 +22,7 @@ t.test('a status outside the list fails and says which it was', async (t) => {
     res.statusCode = req.url === '/moved' ? 302 : 503
     res.end()
   })
-  t.match(await probeTomcat(settings(server.url('/down'))), { ok: false, status: 503, error: 'HTTP 503 (expected 2xx,3xx)' })
+  t.match(await probeTomcat(settings(server.url('/down'))), { ok: false, status: 503, error: 'HTTP 503 (expected 2xx,3xx)', connectionLost: false })
   t.match(await probeTomcat(settings(server.url('/moved'))), { ok: true, status: 302 })
   t.match(await probeTomcat(settings(server.url('/moved'), { expectStatus: statusMatcher(['200']) })), { ok: false, error: 'HTTP 302 (expected 200)' })
 })
@@ -38,14 +38,14 @@ t.test('an optional body match', async (t) => {
 
 t.test('nothing listening: connection refused, at once', async (t) => {
   const result = await probeTomcat(settings(`http://127.0.0.1:${await closedPort()}/`))
-  t.match(result, { ok: false, status: null, error: 'connection refused' })
+  t.match(result, { ok: false, status: null, error: 'connection refused', connectionLost: true })
   t.ok(result.latencyMs < 500)
 })
 
 t.test('a server that accepts and never answers fails after the timeout', async (t) => {
   const silent = await startSilentServer(t)
   const result = await probeTomcat(settings(`http://127.0.0.1:${silent.port}/`, { timeoutMs: 200 }))
-  t.match(result, { ok: false, status: null, error: 'no answer within 200 ms' })
+  t.match(result, { ok: false, status: null, error: 'no answer within 200 ms', connectionLost: false })
   t.ok(result.latencyMs >= 190, `took ${result.latencyMs} ms`)
   t.equal(silent.connections(), 1)
 })
@@ -62,7 +62,7 @@ t.test('a connection closed without an answer fails', async (t) => {
   const server = await startHttpServer(t, (req) => {
     req.socket.destroy()
   })
-  t.match(await probeTomcat(settings(server.url('/'))), { ok: false, status: null, error: /connection (closed without an answer|reset)/ })
+  t.match(await probeTomcat(settings(server.url('/'))), { ok: false, status: null, error: /connection (closed without an answer|reset)/, connectionLost: true })
 })
 
 t.test('an aborted probe ends at once', async (t) => {
@@ -71,4 +71,12 @@ t.test('an aborted probe ends at once', async (t) => {
   const pending = probeTomcat(settings(`http://127.0.0.1:${silent.port}/`, { timeoutMs: 10_000 }), abort.signal)
   setImmediate(() => abort.abort())
   t.match(await pending, { ok: false, error: 'aborted' })
+})
+
+t.test('a probe given a signal already aborted ends at once, without an error nobody listens to', async (t) => {
+  const silent = await startSilentServer(t)
+  t.match(await probeTomcat(settings(`http://127.0.0.1:${silent.port}/`), AbortSignal.abort()), { ok: false, error: 'aborted', connectionLost: false })
+  // An unhandled 'error' of a destroyed request would surface here, as an uncaught exception.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(silent.connections(), 0, 'no connection was even opened')
 })

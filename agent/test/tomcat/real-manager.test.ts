@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.js'
 const MANAGER_APP = '/usr/share/tomcat10-admin/manager'
 const SLOW_MS = 2500
 
-t.test('busy threads and sessions from a real Tomcat manager, polled while draining', async (t) => {
+t.test('fast timers (200 ms probe): busy threads and sessions from a real Tomcat manager, polled while draining', async (t) => {
   if (!existsSync(MANAGER_APP)) {
     throw new Error(`${MANAGER_APP} is missing: install Tomcat's manager application with sudo scripts/install-system-deps.sh (tomcat10-admin)`)
   }

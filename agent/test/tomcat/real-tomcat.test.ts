@@ -66,7 +66,7 @@ t.test('a missing Tomcat fails the test and says how to install it', async (t) =
   t.throws(() => requireTomcat('/nonexistent/tomcat10'), { message: /Tomcat 10 is not installed .*sudo scripts\/install-system-deps\.sh/ })
 })
 
-t.test('a real Tomcat 10 behind the agent', async (t) => {
+t.test('fast timers (200 ms probe, fall 2): a real Tomcat 10 behind the agent', async (t) => {
   const tomcat = await Tomcat.create(t, { name: 't1' })
   const work = tempDir(t)
   tomcat.deployDir('/app', webapp(join(work, 'v1'), 'v1'))
@@ -120,8 +120,11 @@ t.test('a real Tomcat 10 behind the agent', async (t) => {
     })
     for (const path of WARMUP) t.equal(countWarmups(lines, path), WARMUP_REQUESTS, `${path} requested again after the restart`)
 
+    // Back to ready: 404 (the state left) until rise probes begun after the change have passed.
     await agent.admin('PUT', '/v1/state', { state: 'ready' })
-    t.equal((await agent.check()).status, 200)
+    t.equal((await agent.check()).status, 404, 'not 200 on the word alone')
+    const back = await checkUntil(agent, 200, 10_000)
+    t.notOk(back.seen.includes(500), 'a healthy Tomcat: no 500 on the way')
     t.equal((await httpRequest(tomcat.url('/app/warm.txt'))).body, 'static page v2\n', 'the WAR was deployed')
   })
 
