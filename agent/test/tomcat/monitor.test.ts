@@ -182,6 +182,18 @@ t.test('too many warm-up failures with on-failure down: stay 500, say why, try a
   t.equal((await status(agent)).tomcat.warmup?.phase, 'passed')
 })
 
+t.test('a warm-up that cannot reach Tomcat stays 500 whatever the failure limit, and starts over (fast timers)', async (t) => {
+  const tomcat = await fakeTomcat(t)
+  const { closedPort } = await import('../helpers/http-server.js')
+  const dead = `http://127.0.0.1:${await closedPort()}/app/`
+  const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: dead, warmupMaxFailures: '5', warmupOnFailure: 'ready' })
+  await waitFor('the warm-up to stop', async () => (await status(agent)).tomcat.warmup?.phase === 'failed')
+  t.match((await status(agent)).tomcat.warmup, { failed: 1, lastError: /connection refused/, retryAt: String })
+  t.equal((await agent.check()).status, 500, 'not ready: the failure limit does not cover a Tomcat that is not there')
+  t.match(await metricsText(agent), /health_agent_tomcat_warmup_duration_seconds_count\{outcome="unreachable"\} 1/)
+  t.ok(agent.logLines().some((l) => /^tomcat warm-up stopped: Tomcat could not be reached/.test(String(l.msg))))
+})
+
 t.test('too many warm-up failures with on-failure ready: answer anyway, and show it', async (t) => {
   const tomcat = await fakeTomcat(t)
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: '/app/broken.jsp,/app/', warmupOnFailure: 'ready' })
