@@ -3,14 +3,14 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, writ
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { requireBinary } from '../helpers/system.js'
+import { requireBinary, type Teardowns } from '../helpers/system.js'
 import { figures, readAuditChain, startPackedAgent } from './harness.js'
 
 /**
  * The agent's data on a tmpfs of 1 MiB that the test fills up. Mounting needs root (CI runs as
  * root); without it the test fails and says so: it never skips.
  */
-function smallDisk(t: Parameters<Parameters<typeof t.test>[1]>[0]): string {
+function smallDisk(t: Teardowns): string {
   const mountpoint = mkdtempSync(join(tmpdir(), 'hardening-disk-'))
   try {
     execFileSync(requireBinary('mount'), ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountpoint], { stdio: 'pipe' })
