@@ -48,12 +48,6 @@ function fillDisk(path: string, flag = 'w'): number {
   return written
 }
 
-/**
- * Two ways a disk is full for the agent: no block left for a new file (the state file's temp
- * file) while the audit log's last block still has room, and no room at all, the audit log's
- * last block filled too (with blank lines, which a JSON-lines reader skips).
- */
-for (const auditFull of [false, true]) {
 /** Blank lines into the audit log until its last block is full. */
 function fillAuditBlock(path: string): number {
   const fd = openSync(path, 'a')
@@ -67,6 +61,12 @@ function fillAuditBlock(path: string): number {
   }
 }
 
+/**
+ * Two ways a disk is full for the agent: no block left for a new file (the state file's temp
+ * file) while the audit log's last block still has room, and no room at all, the audit log's
+ * last block filled too (with blank lines, which a JSON-lines reader skips).
+ */
+for (const auditFull of [false, true]) {
   t.test(`a full disk${auditFull ? ', the audit log full too' : ''}: a change that cannot be written is refused, and status, file, answer and audit agree`, async (t) => {
     const dir = smallDisk(t)
     const agent = await startPackedAgent(t, dir)
