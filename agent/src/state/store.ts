@@ -336,6 +336,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     if (problem === null && this.readProblem === null) return
     if (problem && this.readProblem?.kind === problem.kind && this.readProblem.message === problem.message) return
     const previous = this.readProblem
+    const reported = this.problem
     this.readProblem = problem
     if (problem) {
       this.log.warn(
@@ -345,15 +346,16 @@ export class StateStore extends EventEmitter<StoreEvents> {
     } else if (previous) {
       this.log.info({ file: this.path, after: previous.kind }, 'state file readable again')
     }
-    this.emit('problem', this.problem)
+    if (this.problem !== reported) this.emit('problem', this.problem)
   }
 
   private setWriteProblem(problem: FileProblem | null): void {
     if (problem === null && this.writeProblem === null) return
     if (problem && this.writeProblem?.kind === problem.kind && this.writeProblem.message === problem.message) return
     const previous = this.writeProblem
+    const reported = this.problem
     this.writeProblem = problem
     if (!problem && previous) this.log.info({ file: this.path, after: previous.kind }, 'state and audit files written again')
-    this.emit('problem', this.problem)
+    if (this.problem !== reported) this.emit('problem', this.problem)
   }
 }
