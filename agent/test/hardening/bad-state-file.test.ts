@@ -7,9 +7,12 @@ import { requireBinary } from '../helpers/system.js'
 import { waitFor } from '../helpers/wait.js'
 import { checkLatency, CHECK_TIMEOUT_MS, figures, startPackedAgent, waitForGoodState } from './harness.js'
 
-/** 50 MB written in 1 MiB pieces, so the test itself never holds it. */
+/**
+ * 50 MB written in 1 MiB pieces (the test never holds it) beside the state file, then renamed
+ * over it: written in place, its first piece alone would be read as a good state.
+ */
 function writeBig(path: string, head: string, piece: string): void {
-  const fd = openSync(path, 'w')
+  const fd = openSync(`${path}.big`, 'w')
   try {
     writeSync(fd, head)
     const chunk = piece.repeat(Math.ceil((1024 * 1024) / piece.length))
@@ -17,6 +20,7 @@ function writeBig(path: string, head: string, piece: string): void {
   } finally {
     closeSync(fd)
   }
+  renameSync(`${path}.big`, path)
 }
 
 /** Each way to put something hostile where the state file should be. */
@@ -37,13 +41,14 @@ for (const [kind, make] of Object.entries(BAD_FILES)) {
     const dir = tempDir(t, 'hardening-')
     const agent = await startPackedAgent(t, dir)
     t.equal((await agent.admin('PUT', '/v1/state', { state: 'drain', reason: 'before the bad file' })).status, 200)
-    const baseline = await checkLatency(`${agent.healthUrl}/health`, 500)
+    const baseline = await checkLatency(`${agent.healthUrl}/health`, 300)
     const rssBefore = agent.rssMiB()
 
     const path = join(dir, 'state')
     rmSync(path)
     make(path)
-    const during = await checkLatency(`${agent.healthUrl}/health`, 3000)
+    // Longer than HAProxy's check timeout, so that a hang shows as a timed-out check.
+    const during = await checkLatency(`${agent.healthUrl}/health`, 2500)
     const statusDuring = await agent.admin('GET', '/v1/status')
     const problem = statusDuring.status === 200 ? (JSON.parse(statusDuring.body) as { stateFile: { problem: { kind: string } | null } }).stateFile.problem : null
 
@@ -57,7 +62,7 @@ for (const [kind, make] of Object.entries(BAD_FILES)) {
     } catch {
       recovered = false
     }
-    const after = recovered ? await checkLatency(`${agent.healthUrl}/health`, 500) : null
+    const after = recovered ? await checkLatency(`${agent.healthUrl}/health`, 300) : null
     const rssAfter = agent.rssMiB()
     figures(t, `bad state file: ${kind}`, {
       baseline: { p50: baseline.p50, p99: baseline.p99 },
