@@ -3,7 +3,6 @@ import { request, type Agent as HttpAgent } from 'node:http'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Test } from 'tap'
-import type { AgentStatus } from '../../src/status.js'
 import type { AuditEntry } from '../../src/state/audit.js'
 import { spawnAgent, type AgentProcess } from '../helpers/process.js'
 import { waitFor } from '../helpers/wait.js'
@@ -67,6 +66,16 @@ export async function checkLatency(url: string, ms: number): Promise<Latency> {
   return { checks: samples.length, timeouts: samples.filter((s) => s.status === 0).length, p50: at(0.5), p99: at(0.99), max: at(1), statuses }
 }
 
+/**
+ * The part of `GET /v1/status` these cases read, as the built agent sends it (the suite talks to
+ * the agent over HTTP only, so it does not import the agent's own types).
+ */
+export interface StatusSeen {
+  admin: { state: string; reason: string | null } | null
+  stateFile: { ok: boolean; problem: { kind: string; message: string } | null }
+  tomcat: { warmup: { phase: string; done: number; failed: number } | null }
+}
+
 export interface PackedAgent {
   process: AgentProcess
   dir: string
@@ -74,7 +83,7 @@ export interface PackedAgent {
   healthUrl: string
   check(): Promise<Answer>
   admin(method: string, path: string, body?: unknown): Promise<Answer>
-  status(): Promise<AgentStatus>
+  status(): Promise<StatusSeen>
   /** Resident memory in MiB, from /proc. */
   rssMiB(): number
 }
@@ -101,7 +110,7 @@ export async function startPackedAgent(t: Test, dir: string, args: string[] = []
     async status() {
       const answer = await admin('GET', '/v1/status')
       if (answer.status !== 200) throw new Error(`GET /v1/status: ${answer.status} ${answer.body}`)
-      return JSON.parse(answer.body) as AgentStatus
+      return JSON.parse(answer.body) as StatusSeen
     },
     rssMiB() {
       const line = readFileSync(`/proc/${agent.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
