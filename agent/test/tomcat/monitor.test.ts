@@ -187,9 +187,16 @@ t.test('a warm-up that cannot reach Tomcat stays 500 whatever the failure limit,
   const { closedPort } = await import('../helpers/http-server.js')
   const dead = `http://127.0.0.1:${await closedPort()}/app/`
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: dead, warmupMaxFailures: '5', warmupOnFailure: 'ready' })
-  await waitFor('the warm-up to stop', async () => (await status(agent)).tomcat.warmup?.phase === 'failed')
-  t.match((await status(agent)).tomcat.warmup, { failed: 1, lastError: /connection refused/, retryAt: String })
-  t.equal((await agent.check()).status, 500, 'not ready: the failure limit does not cover a Tomcat that is not there')
+  // One snapshot: the warm-up starts over every probe interval (50 ms here), so the phase moves on.
+  const stopped = await waitFor('the warm-up to stop', async () => {
+    const s = await status(agent)
+    return s.tomcat.warmup?.phase === 'failed' && s
+  })
+  t.match(stopped.tomcat.warmup, { failed: 1, lastError: /connection refused/, retryAt: String })
+  t.match(stopped.effective, { state: 'down', cause: 'warmup' })
+  const answers: number[] = []
+  for (let i = 0; i < 20; i++) answers.push((await agent.check()).status)
+  t.same(new Set(answers), new Set([500]), 'never ready: the failure limit does not cover a Tomcat that is not there')
   // Tried again every probe interval (50 ms here): one or more by now.
   t.match(await metricsText(agent), /health_agent_tomcat_warmup_duration_seconds_count\{outcome="unreachable"\} [1-9]\d*\n/)
   t.ok(agent.logLines().some((l) => /^tomcat warm-up stopped: Tomcat could not be reached/.test(String(l.msg))))
