@@ -1,18 +1,57 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { AgentError } from '../errors.js'
 
+/** Far more than any token; a bigger file is not a token file. */
+const MAX_TOKEN_FILE_BYTES = 4096
+
+/**
+ * Reads the token file: a regular file (never a FIFO, whose open would block the start), of at
+ * most a few KiB, that only its owner can read. One that others can read is made private
+ * (chmod 600) with a warning, since the token may have been read already; one the agent cannot
+ * make private is refused.
+ */
+function readTokenFile(path: string, logger: Logger): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a regular file, got another kind of file`)
+    if (stat.size > MAX_TOKEN_FILE_BYTES) {
+      throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a token of at most ${MAX_TOKEN_FILE_BYTES} bytes, got ${stat.size}`)
+    }
+    const mode = stat.mode & 0o777
+    if (mode & 0o077) {
+      try {
+        fchmodSync(fd, mode & 0o700)
+      } catch (err) {
+        throw new AgentError(
+          'AGENT_ERR_TOKEN_FILE',
+          `token file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}) and cannot be made private: ${(err as Error).message}; chmod 600 it`,
+          { cause: err },
+        )
+      }
+      logger.warn(
+        { file: path, was: mode.toString(8).padStart(4, '0'), now: (mode & 0o700).toString(8).padStart(4, '0') },
+        'token file was readable by others: made private; replace the token if others could read it',
+      )
+    }
+    const buffer = Buffer.alloc(MAX_TOKEN_FILE_BYTES)
+    const length = readSync(fd, buffer, 0, buffer.length, 0)
+    return buffer.toString('utf8', 0, length).trim()
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** Reads the admin token, creating a random one (mode 0600) when the file does not exist. */
 export function loadOrCreateToken(path: string, logger: Logger): string {
   try {
-    const token = readFileSync(path, 'utf8').trim()
+    const token = readTokenFile(path, logger)
     if (token.length < 16) {
       throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a token of at least 16 characters, got ${token.length}`)
     }
-    const mode = statSync(path).mode & 0o777
-    if (mode & 0o077) logger.warn({ file: path, mode: mode.toString(8) }, 'token file is readable by others; chmod 600 it')
     return token
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {

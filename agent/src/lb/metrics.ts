@@ -2,14 +2,33 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { LB_STATUSES } from './send-state.js'
 import type { WaitGoal } from './confirm.js'
 import type { WaitOutcome } from './tracker.js'
-import type { LbViews } from './views.js'
+import type { LbView, LbViews } from './views.js'
 
 const PREFIX = 'health_agent_'
 
 /**
+ * Views that get their own `lb`/`server` labels; any others are added up under `lb="_other"`.
+ * Anyone who can reach the health listener can invent load balancers (a `node=` per check), and
+ * a series per invented one hurts the Prometheus server that scrapes the agent.
+ */
+export const MAX_LABELLED_LB_VIEWS = 16
+export const OTHER_LB = '_other'
+
+/**
+ * The views to label: the ones that checked most (a real load balancer checks every few seconds,
+ * an invented one is seen once), the most recent first among equals; the rest are summed.
+ */
+export function splitViews(views: LbView[]): { labelled: LbView[]; others: LbView[] } {
+  if (views.length <= MAX_LABELLED_LB_VIEWS) return { labelled: views, others: [] }
+  const ranked = [...views].sort((a, b) => b.checks - a.checks || b.lastCheckAt - a.lastCheckAt)
+  return { labelled: ranked.slice(0, MAX_LABELLED_LB_VIEWS), others: ranked.slice(MAX_LABELLED_LB_VIEWS) }
+}
+
+/**
  * Metrics of the load balancers' views and of drains, on the agent's own registry. The per-LB
  * series are rebuilt from the views at each scrape, so a forgotten load balancer leaves no series
- * behind. Labels: `lb` (node name, or source address without send-state) and `server` (backend/server).
+ * behind. Labels: `lb` (node name, or source address without send-state) and `server` (backend/server),
+ * for at most MAX_LABELLED_LB_VIEWS views; the others are one `lb="_other",server="_other"` series.
  */
 export class LbMetrics {
   private readonly drainDuration: Histogram
@@ -17,38 +36,48 @@ export class LbMetrics {
 
   constructor(registry: Registry, views: LbViews) {
     const labels = (v: { node: string | null; source: string; name: string | null }) => ({ lb: v.node ?? v.source, server: v.name ?? '' })
+    const other = { lb: OTHER_LB, server: OTHER_LB }
     new Gauge({
       name: `${PREFIX}lb_last_check_age_seconds`,
-      help: 'Seconds since each load balancer last checked this agent',
+      help: 'Seconds since each load balancer last checked this agent (lb="_other": the most recent of the views not labelled)',
       labelNames: ['lb', 'server'],
       registers: [registry],
       collect() {
         this.reset()
         const now = Date.now()
-        for (const v of views.list(now)) this.set(labels(v), Math.max(0, now - v.lastCheckAt) / 1000)
+        const { labelled, others } = splitViews(views.list(now))
+        for (const v of labelled) this.set(labels(v), Math.max(0, now - v.lastCheckAt) / 1000)
+        if (others.length > 0) this.set(other, Math.max(0, now - others.reduce((latest, v) => Math.max(latest, v.lastCheckAt), 0)) / 1000)
       },
     })
     new Gauge({
       name: `${PREFIX}lb_status`,
-      help: 'Status of this server as each load balancer reported it in its last check (send-state): 1 for the status in force',
+      help: 'Status of this server as each load balancer reported it in its last check (send-state): 1 for the status in force (lb="_other": how many of the views not labelled report it)',
       labelNames: ['lb', 'server', 'status'],
       registers: [registry],
       collect() {
         this.reset()
-        for (const v of views.list()) {
+        const { labelled, others } = splitViews(views.list())
+        for (const v of labelled) {
           if (!v.state) continue
           for (const status of LB_STATUSES) this.set({ ...labels(v), status }, v.state.status === status ? 1 : 0)
         }
+        const reporting = others.filter((v) => v.state)
+        if (reporting.length === 0) return
+        for (const status of LB_STATUSES) this.set({ ...other, status }, reporting.filter((v) => v.state?.status === status).length)
       },
     })
     new Gauge({
       name: `${PREFIX}lb_scur`,
-      help: 'Sessions in flight on this server as each load balancer reported them in its last check (send-state scur)',
+      help: 'Sessions in flight on this server as each load balancer reported them in its last check (send-state scur; lb="_other": the sum over the views not labelled)',
       labelNames: ['lb', 'server'],
       registers: [registry],
       collect() {
         this.reset()
-        for (const v of views.list()) if (v.state) this.set(labels(v), v.state.scur.server)
+        const { labelled, others } = splitViews(views.list())
+        for (const v of labelled) if (v.state) this.set(labels(v), v.state.scur.server)
+        const reporting = others.filter((v) => v.state)
+        if (reporting.length > 0) this.set(other, reporting.reduce((sum, v) => sum + (v.state?.scur.server ?? 0), 0))
       },
     })
     new Gauge({

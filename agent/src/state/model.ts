@@ -19,8 +19,16 @@ export interface StateRecord {
   until?: string
 }
 
+/** Far more than the longest line the agent writes (a state, a reason and an author of 500 characters each). */
+const MAX_STATE_TEXT = 8 * 1024
+
 const KNOWN_KEYS = ['reason', 'by', 'since', 'until'] as const
 type KnownKey = (typeof KNOWN_KEYS)[number]
+
+/** A short, escaped prefix of a bad input for an error message: the input itself may be huge or binary. */
+export function quotePrefix(text: string, max = 60): string {
+  return text.length > max ? `${JSON.stringify(text.slice(0, max))}... (${text.length} characters)` : JSON.stringify(text)
+}
 
 export type ParseResult =
   | { ok: true; record: StateRecord; warnings: string[] }
@@ -68,6 +76,9 @@ function tokenize(line: string): string[][] | null {
  * that a half-written or mistyped file is never taken for a state.
  */
 export function parseStateText(text: string): ParseResult {
+  if (text.length > MAX_STATE_TEXT) {
+    return { ok: false, kind: 'invalid', error: `expected one state line of at most ${MAX_STATE_TEXT} characters, got ${text.length}` }
+  }
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -78,21 +89,21 @@ export function parseStateText(text: string): ParseResult {
   }
   const line = lines[0] as string
   const tokens = tokenize(line)
-  if (!tokens) return { ok: false, kind: 'invalid', error: `unterminated quote in ${JSON.stringify(line)}` }
+  if (!tokens) return { ok: false, kind: 'invalid', error: `unterminated quote in ${quotePrefix(line)}` }
   const [first, ...rest] = tokens
   const word = first?.length === 1 ? (first[0] as string).toLowerCase() : ''
   if (!isAdminState(word)) {
     return {
       ok: false,
       kind: 'invalid',
-      error: `expected a state (${ADMIN_STATES.join(', ')}) at the start of the line, got ${JSON.stringify(line.slice(0, 60))}`,
+      error: `expected a state (${ADMIN_STATES.join(', ')}) at the start of the line, got ${quotePrefix(line)}`,
     }
   }
   const record: StateRecord = { state: word }
   const warnings: string[] = []
   for (const token of rest) {
     if (token.length === 1) {
-      return { ok: false, kind: 'invalid', error: `expected key=value after the state, got ${JSON.stringify(token[0])}` }
+      return { ok: false, kind: 'invalid', error: `expected key=value after the state, got ${quotePrefix(token[0] as string)}` }
     }
     const [key, value] = token as [string, string]
     if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
@@ -100,7 +111,7 @@ export function parseStateText(text: string): ParseResult {
       continue
     }
     if ((key === 'since' || key === 'until') && Number.isNaN(Date.parse(value))) {
-      return { ok: false, kind: 'invalid', error: `${key}= expects an ISO time, got ${JSON.stringify(value)}` }
+      return { ok: false, kind: 'invalid', error: `${key}= expects an ISO time, got ${quotePrefix(value)}` }
     }
     record[key as KnownKey] = value
   }

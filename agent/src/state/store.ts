@@ -1,18 +1,33 @@
 import { EventEmitter } from 'node:events'
-import { mkdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { watch, type FSWatcher } from 'chokidar'
 import type { Logger } from 'pino'
-import type { AuditLog, ChangeSource } from './audit.js'
-import { writeFileAtomic } from './atomic-write.js'
+import { AgentError } from '../errors.js'
+import type { AuditEntry, AuditLog, ChangeSource } from './audit.js'
+import { removeStaleTempFiles, writeFileAtomic } from './atomic-write.js'
 import { formatStateRecord, parseStateText, sameRecord, type AdminState, type StateRecord } from './model.js'
+import { readStateFile, type StateReadProblem } from './read-file.js'
 
-export type FileProblemKind = 'missing' | 'empty' | 'invalid' | 'unreadable'
+/**
+ * Why the state file cannot be used (the first kinds) or why a change could not be recorded:
+ * `write-failed`, an API change not written (the old state stays), and `audit-behind`, changes
+ * in force whose audit entries wait in memory for the disk to take them.
+ */
+export type FileProblemKind = StateReadProblem | 'empty' | 'invalid' | 'write-failed' | 'audit-behind'
 
 export interface FileProblem {
   kind: FileProblemKind
   message: string
   since: string
+}
+
+/** A state to write: `until` (ISO) when a drain or down ends by itself. */
+export interface StateInput {
+  state: AdminState
+  reason?: string
+  by?: string
+  until?: string
 }
 
 export interface StateChange {
@@ -40,21 +55,28 @@ type StoreEvents = { change: [StateChange]; problem: [FileProblem | null] }
  * API writes go through it (atomically), and every other write to it, in place, truncate-then-write,
  * rename over, delete and recreate, is picked up by chokidar (with a stat poll as a safety net).
  * A read that does not parse never replaces the last good state: it becomes a reported problem.
+ *
+ * A state is audited once, when it reaches the file: an API write appends its entry and renames
+ * its file in one synchronous step, and a shell write is audited when it is read. A drain or a
+ * down asked through the API is answered while its file is written (`early`), and taken back,
+ * unaudited, if the write fails.
  */
 export class StateStore extends EventEmitter<StoreEvents> {
   readonly path: string
   private readonly options: StateStoreOptions
   private readonly log: Logger
-  private record: StateRecord | null = null
-  private fileProblem: FileProblem | null = null
+  /** The state the file holds, as last read or written, and audited (or its entry kept in order). */
+  private committed: StateRecord | null = null
+  /** An API drain or down being written: in force until its write ends. */
+  private early: StateRecord | null = null
+  private readProblem: FileProblem | null = null
+  private writeProblem: FileProblem | null = null
   private pendingProblem: NodeJS.Timeout | null = null
   private lastSignature = ''
   private watcher: FSWatcher | null = null
   private poller: NodeJS.Timeout | null = null
   private trailingCheck: NodeJS.Timeout | null = null
   private writes: Promise<unknown> = Promise.resolve()
-  /** The API write under way: a watcher event can arrive before rename() returns, and must not be taken for a shell write. */
-  private inFlight: { record: StateRecord; source: ChangeSource } | null = null
 
   constructor(options: StateStoreOptions) {
     super()
@@ -63,17 +85,19 @@ export class StateStore extends EventEmitter<StoreEvents> {
     this.log = options.logger.child({ component: 'state' })
   }
 
-  /** The last good admin state; null only when the file has never been readable since start. */
+  /** The admin state in force; null only when the file has never been readable since start. */
   get current(): StateRecord | null {
-    return this.record
+    return this.early ?? this.committed
   }
 
   get problem(): FileProblem | null {
-    return this.fileProblem
+    return this.readProblem ?? this.writeProblem
   }
 
   async start(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true })
+    const stale = removeStaleTempFiles(this.path)
+    if (stale.length > 0) this.log.warn({ files: stale }, `removed ${stale.length} temp file(s) left by an interrupted state write`)
     await this.loadAtStart()
     // The folder, not the file: the file is replaced by rename (this agent's atomic writes, editors,
     // mv), and a watch on the file follows its inode, which chokidar re-attaches asynchronously after
@@ -111,61 +135,68 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
 
   /**
-   * Writes a new admin state through the file (atomically) and applies it at once. With `ifStill`,
-   * the write happens only if that record is still the one in force when its turn comes (an expiry
-   * must not undo a change made meanwhile); otherwise the record in force is returned unchanged.
+   * Writes a new admin state through the file (atomically). Out of traffic at once, into traffic
+   * only once it is on disk: a drain or a down answers while the file is written (the fsync of a
+   * new file costs milliseconds) and is taken back if the write fails; ready waits for the rename,
+   * so 200 is never answered for a state the file does not hold. A write that fails (a full disk)
+   * leaves the old state in force, in the file and in the audit, and rejects with the reason.
+   * With `ifStill`, the write happens only if that record is still the one in force when its turn
+   * comes (an expiry must not undo a change made meanwhile); otherwise the record in force is returned.
    */
-  set(
-    input: { state: AdminState; reason?: string; by?: string; until?: string },
-    source: ChangeSource = 'api',
-    ifStill?: StateRecord,
-  ): Promise<StateRecord> {
-    const write = this.writes.then(async () => {
-      if (ifStill && !(this.record && sameRecord(this.record, ifStill))) return this.record as StateRecord
-      const keepSince = this.record?.state === input.state ? this.record.since : undefined
-      const record: StateRecord = { ...input, since: keepSince ?? new Date().toISOString() }
-      this.inFlight = { record, source }
-      // Out of traffic at once, into traffic only once it is on disk: a drain or a down answers
-      // while the file is written (the fsync of a new file costs milliseconds), and is taken back
-      // if the write fails; ready waits for the rename, so 200 is never answered for a state the
-      // file does not hold.
-      const previous = this.record
-      const early = input.state !== 'ready'
-      if (early) this.apply(record, source)
-      try {
-        await writeFileAtomic(this.path, formatStateRecord(record), {
-          afterRename: () => {
-            this.lastSignature = this.signature()
-            this.setProblem(null)
-            this.apply(record, source)
-          },
-        })
-      } catch (err) {
-        const stillOurs = this.record !== null && sameRecord(this.record, record)
-        if (early && previous && stillOurs) {
-          this.log.error({ err, file: this.path }, `cannot write the state file: back to ${previous.state}`)
-          this.apply(previous, source)
-        }
-        throw err
-      } finally {
-        this.inFlight = null
-      }
-      return this.record as StateRecord
-    })
+  set(input: StateInput, source: ChangeSource = 'api', ifStill?: StateRecord): Promise<StateRecord> {
+    const write = this.writes.then(() =>
+      ifStill && !(this.current && sameRecord(this.current, ifStill)) ? (this.current as StateRecord) : this.write(input, source),
+    )
     this.writes = write.catch(() => undefined)
     return write
+  }
+
+  private async write(input: StateInput, source: ChangeSource): Promise<StateRecord> {
+    const base = this.current
+    const keepSince = base?.state === input.state ? base.since : undefined
+    const record: StateRecord = { ...input, since: keepSince ?? new Date().toISOString() }
+    if (input.state !== 'ready') this.update(() => (this.early = record), source)
+    let committed = false
+    try {
+      await writeFileAtomic(this.path, formatStateRecord(record), {
+        beforeRename: () => this.auditStrict(record, source),
+        afterRename: () => {
+          committed = true
+          this.lastSignature = this.signature()
+          this.setReadProblem(null)
+          this.setWriteProblem(this.auditBehind())
+          this.update(() => {
+            this.committed = this.withSince(record)
+            this.early = null
+          }, source)
+        },
+      })
+    } catch (err) {
+      if (committed) {
+        // Renamed into place: the state is in force and on disk, only the folder's fsync failed.
+        this.log.warn({ err, file: this.path }, 'state file written, but its folder could not be synced')
+        return this.current as StateRecord
+      }
+      const kept = this.committed?.state ?? 'none'
+      const message = `cannot write the state file ${this.path}: ${(err as Error).message}; the state stays ${kept}`
+      this.log.error({ err, file: this.path, asked: record.state }, message)
+      this.setWriteProblem({ kind: 'write-failed', message, since: new Date().toISOString() })
+      this.update(() => (this.early = null), source)
+      throw new AgentError('AGENT_ERR_STATE_FILE', message, { cause: err })
+    }
+    return this.current as StateRecord
   }
 
   private async loadAtStart(): Promise<void> {
     const read = this.readFile()
     if (read.ok) {
-      this.record = { ...read.record, since: read.record.since ?? this.mtimeIso() }
-      this.log.info({ state: this.record.state, reason: this.record.reason, file: this.path }, 'admin state read from the state file')
+      this.committed = { ...read.record, since: read.record.since ?? this.mtimeIso() }
+      this.log.info({ state: this.committed.state, reason: this.committed.reason, file: this.path }, 'admin state read from the state file')
       return
     }
     if (read.kind !== 'missing') {
       // Nothing good is known yet: the agent answers down until the file is fixed.
-      this.setProblem({ kind: read.kind, message: read.error, since: new Date().toISOString() })
+      this.setReadProblem({ kind: read.kind, message: read.error, since: new Date().toISOString() })
       return
     }
     const last = this.options.audit.lastEntry()
@@ -181,15 +212,8 @@ export class StateStore extends EventEmitter<StoreEvents> {
   private readFile():
     | { ok: true; record: StateRecord; warnings: string[] }
     | { ok: false; kind: FileProblemKind; error: string } {
-    let text: string
-    try {
-      text = readFileSync(this.path, 'utf8')
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return { ok: false, kind: 'missing', error: `state file ${this.path} does not exist` }
-      return { ok: false, kind: 'unreadable', error: `cannot read state file ${this.path}: ${(err as Error).message}` }
-    }
-    return parseStateText(text)
+    const read = readStateFile(this.path)
+    return read.ok ? parseStateText(read.text) : read
   }
 
   private signature(): string {
@@ -225,7 +249,17 @@ export class StateStore extends EventEmitter<StoreEvents> {
   }
 
   private poll(): void {
-    if (this.fileProblem || this.signature() !== this.lastSignature) this.check()
+    if (this.options.audit.pending > 0) this.retryAudit()
+    if (this.readProblem || this.signature() !== this.lastSignature) this.check()
+  }
+
+  private retryAudit(): void {
+    try {
+      this.options.audit.flush()
+    } catch {
+      // still full: the next poll tries again
+    }
+    this.setWriteProblem(this.auditBehind())
   }
 
   /** Reads the file now and applies it, or schedules the report of why it could not be used. */
@@ -235,13 +269,12 @@ export class StateStore extends EventEmitter<StoreEvents> {
     if (read.ok) {
       if (this.pendingProblem) clearTimeout(this.pendingProblem)
       this.pendingProblem = null
-      this.setProblem(null)
+      this.setReadProblem(null)
       for (const warning of read.warnings) this.log.warn({ file: this.path }, `state file: ${warning}`)
-      const ours = this.inFlight && sameRecord(this.inFlight.record, read.record) ? this.inFlight : null
-      this.apply(ours?.record ?? read.record, ours?.source ?? 'file')
+      this.applyFromFile(read.record)
       return
     }
-    if (this.fileProblem?.kind === read.kind && this.fileProblem.message === read.error) return
+    if (this.readProblem?.kind === read.kind && this.readProblem.message === read.error) return
     if (this.pendingProblem) return
     this.pendingProblem = setTimeout(() => {
       this.pendingProblem = null
@@ -250,46 +283,92 @@ export class StateStore extends EventEmitter<StoreEvents> {
         this.check()
         return
       }
-      this.setProblem({ kind: again.kind, message: again.error, since: new Date().toISOString() })
+      this.setReadProblem({ kind: again.kind, message: again.error, since: new Date().toISOString() })
     }, this.options.problemGraceMs ?? 100)
     this.pendingProblem.unref()
   }
 
-  private setProblem(problem: FileProblem | null): void {
-    if (problem === null && this.fileProblem === null) return
-    if (problem && this.fileProblem?.kind === problem.kind && this.fileProblem.message === problem.message) return
-    const previous = this.fileProblem
-    this.fileProblem = problem
-    if (problem) {
-      this.log.warn(
-        { file: this.path, problem: problem.kind, state: this.record?.state ?? null },
-        `${problem.message}; keeping the last good state`,
-      )
-    } else if (previous) {
-      this.log.info({ file: this.path, after: previous.kind }, 'state file readable again')
-    }
-    this.emit('problem', problem)
+  /**
+   * A state some other writer put in the file. It is in force whatever the audit file can take:
+   * the file already holds it. Its entry is kept in memory, in order, while the disk is full.
+   */
+  private applyFromFile(record: StateRecord): void {
+    if (this.committed && sameRecord(this.committed, record)) return
+    const error = this.options.audit.appendOrKeep(this.entry(record, 'file'))
+    if (error) this.log.error({ err: error, file: this.options.audit.path }, `cannot append to the audit file: ${error.message}; the entry is kept until it can be written`)
+    this.setWriteProblem(this.auditBehind())
+    this.update(() => (this.committed = this.withSince(record)), 'file')
   }
 
-  private apply(incoming: StateRecord, source: ChangeSource): void {
-    const from = this.record
-    if (from && sameRecord(from, incoming)) return
-    const since = from?.state === incoming.state ? from.since : (incoming.since ?? new Date().toISOString())
-    const to: StateRecord = { ...incoming, since }
-    this.record = to
-    this.options.audit.append({
+  /** Audits an API change before its rename; throws (and nothing is renamed) when the audit file does not take it. */
+  private auditStrict(record: StateRecord, source: ChangeSource): void {
+    if (this.committed && sameRecord(this.committed, record)) return
+    this.options.audit.append(this.entry(record, source))
+  }
+
+  private entry(record: StateRecord, source: ChangeSource): AuditEntry {
+    return {
       time: new Date().toISOString(),
-      from: from?.state ?? null,
-      to: to.state,
+      from: this.committed?.state ?? null,
+      to: record.state,
       source,
-      reason: to.reason ?? null,
-      by: to.by ?? null,
-      ...(to.until ? { until: to.until } : {}),
-    })
+      reason: record.reason ?? null,
+      by: record.by ?? null,
+      ...(record.until ? { until: record.until } : {}),
+    }
+  }
+
+  private auditBehind(): FileProblem | null {
+    const pending = this.options.audit.pending
+    if (pending === 0) return null
+    const message = `${pending} audit entr${pending === 1 ? 'y' : 'ies'} not yet written to ${this.options.audit.path} (kept in memory, written in order once it can be)`
+    return { kind: 'audit-behind', message, since: this.writeProblem?.since ?? new Date().toISOString() }
+  }
+
+  /** The record as it enters the file: a new reason for the same state keeps the state's since. */
+  private withSince(incoming: StateRecord): StateRecord {
+    const from = this.committed
+    const since = from?.state === incoming.state ? from.since : (incoming.since ?? new Date().toISOString())
+    return { ...incoming, since }
+  }
+
+  /** Runs a change of `committed`/`early` and reports what it did to the state in force. */
+  private update(change: () => void, source: ChangeSource): void {
+    const from = this.current
+    change()
+    const to = this.current
+    if (!to || (from && sameRecord(from, to))) return
     this.log.info(
       { from: from?.state ?? null, to: to.state, source, reason: to.reason, by: to.by, until: to.until },
       from?.state === to.state ? `admin state ${to.state}: reason, author or expiry updated` : `admin state ${from?.state ?? 'none'} -> ${to.state}`,
     )
     this.emit('change', { from, to, source })
+  }
+
+  private setReadProblem(problem: FileProblem | null): void {
+    if (problem === null && this.readProblem === null) return
+    if (problem && this.readProblem?.kind === problem.kind && this.readProblem.message === problem.message) return
+    const previous = this.readProblem
+    const reported = this.problem
+    this.readProblem = problem
+    if (problem) {
+      this.log.warn(
+        { file: this.path, problem: problem.kind, state: this.current?.state ?? null },
+        `${problem.message}; keeping the last good state`,
+      )
+    } else if (previous) {
+      this.log.info({ file: this.path, after: previous.kind }, 'state file readable again')
+    }
+    if (this.problem !== reported) this.emit('problem', this.problem)
+  }
+
+  private setWriteProblem(problem: FileProblem | null): void {
+    if (problem === null && this.writeProblem === null) return
+    if (problem && this.writeProblem?.kind === problem.kind && this.writeProblem.message === problem.message) return
+    const previous = this.writeProblem
+    const reported = this.problem
+    this.writeProblem = problem
+    if (!problem && previous) this.log.info({ file: this.path, after: previous.kind }, 'state and audit files written again')
+    if (this.problem !== reported) this.emit('problem', this.problem)
   }
 }

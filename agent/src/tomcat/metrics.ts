@@ -38,7 +38,7 @@ export class TomcatMetrics {
     })
     this.warmupDuration = new Histogram({
       name: `${PREFIX}warmup_duration_seconds`,
-      help: 'Duration of the warm-ups run after Tomcat came (back) up, by outcome (passed, failed, aborted)',
+      help: 'Duration of the warm-ups run after Tomcat came (back) up, by outcome (passed, failed, aborted, unreachable: Tomcat could not be reached)',
       labelNames: ['outcome'],
       buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,

@@ -350,7 +350,13 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       this.warmupProgress = progress
       this.warmupFinishedAt = Date.now()
       const summary = { done: progress.done, failed: progress.failed, seconds, perUrl: progress.perUrl }
-      if (outcome === 'passed') {
+      if (outcome === 'unreachable') {
+        // Tomcat was not there for a moment (a restart the probe may not have seen): no request
+        // before it says anything about the Tomcat now running, so the warm-up starts over.
+        this.warmupPhase = 'failed'
+        const wait = this.scheduleWarmupRetry()
+        this.log.error(summary, `tomcat warm-up stopped: Tomcat could not be reached (${progress.lastError}); staying down, warming up again from the start in ${wait} ms`)
+      } else if (outcome === 'passed') {
         this.warmupPhase = 'passed'
         this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
         this.log.info(summary, `tomcat warm-up done in ${seconds.toFixed(1)} s: ${progress.done} requests, ${progress.failed} failed`)

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../package-info.js'
-import { httpGet } from './http-get.js'
+import { GetError, httpGet } from './http-get.js'
 import type { WarmupSettings } from './settings.js'
 
 export const WARMUP_USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (warm-up)`
@@ -25,7 +25,23 @@ export interface WarmupProgress {
   perUrl: WarmupUrlProgress[]
 }
 
-export type WarmupOutcome = 'passed' | 'failed' | 'aborted'
+/** `unreachable`: a request could not reach Tomcat at all; whatever came before is not a warmed-up Tomcat. */
+export type WarmupOutcome = 'passed' | 'failed' | 'aborted' | 'unreachable'
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+
+/**
+ * A failure of the connection rather than of the application: refused, reset, closed before or
+ * during the answer. That is Tomcat not being there (stopped, restarting), not a slow or failing
+ * page, so it never counts as one of the failures --warmup-max-failures tolerates. A timeout is
+ * an application failure: a JVM that accepts and is slow to answer is there.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (!(err instanceof GetError)) return false
+  const cause = err.cause as NodeJS.ErrnoException | undefined
+  if (cause?.code && CONNECTION_CODES.has(cause.code)) return true
+  return cause?.message === 'socket hang up' || err.message === 'answer cut short'
+}
 
 export interface WarmupRunOptions {
   signal: AbortSignal
@@ -37,7 +53,8 @@ export interface WarmupRunOptions {
 /**
  * Requests every warm-up URL `requests` times, round-robin so that each URL's first (slow) request
  * comes early, `concurrency` at a time, and keeps going until `durationMs` has passed when set.
- * Stops early once the failures pass the limit when that means staying down anyway.
+ * Stops early once the failures pass the limit when that means staying down anyway, and at the
+ * first connection-level failure, whatever the limit (outcome `unreachable`).
  */
 export async function runWarmup(settings: WarmupSettings, options: WarmupRunOptions): Promise<{ outcome: WarmupOutcome; progress: WarmupProgress }> {
   const now = options.now ?? Date.now
@@ -55,9 +72,11 @@ export async function runWarmup(settings: WarmupSettings, options: WarmupRunOpti
     https: new HttpsAgent({ keepAlive: true, maxSockets: settings.concurrency }),
   }
   const tooManyFailures = () => settings.onFailure === 'down' && progress.failed > settings.maxFailures
+  // Ends the requests still in flight once one of them found no Tomcat.
+  const unreachable = new AbortController()
+  const signal = AbortSignal.any([options.signal, unreachable.signal])
   let issued = 0
-  const more = () =>
-    !options.signal.aborted && !tooManyFailures() && (issued < planned || now() - progress.startedAt < settings.durationMs)
+  const more = () => !signal.aborted && !tooManyFailures() && (issued < planned || now() - progress.startedAt < settings.durationMs)
 
   const worker = async () => {
     while (more()) {
@@ -69,15 +88,16 @@ export async function runWarmup(settings: WarmupSettings, options: WarmupRunOpti
         const answer = await httpGet(url, {
           timeoutMs: settings.timeoutMs,
           headers: { 'user-agent': WARMUP_USER_AGENT, accept: '*/*' },
-          signal: options.signal,
+          signal,
           agent: url.startsWith('https:') ? agents.https : agents.http,
         })
         entry.slowestMs = Math.max(entry.slowestMs, answer.latencyMs)
         ok = settings.expectStatus(answer.status)
         if (!ok) progress.lastError = `GET ${url}: HTTP ${answer.status} (expected ${settings.expectStatus.text})`
       } catch (err) {
-        if (options.signal.aborted) return
+        if (signal.aborted) return
         progress.lastError = `GET ${url}: ${(err as Error).message}`
+        if (isConnectionFailure(err)) unreachable.abort()
       }
       entry.requests++
       progress.done++
@@ -95,6 +115,12 @@ export async function runWarmup(settings: WarmupSettings, options: WarmupRunOpti
     agents.http.destroy()
     agents.https.destroy()
   }
-  const outcome: WarmupOutcome = options.signal.aborted ? 'aborted' : progress.failed > settings.maxFailures ? 'failed' : 'passed'
+  const outcome: WarmupOutcome = options.signal.aborted
+    ? 'aborted'
+    : unreachable.signal.aborted
+      ? 'unreachable'
+      : progress.failed > settings.maxFailures
+        ? 'failed'
+        : 'passed'
   return { outcome, progress }
 }

@@ -32,3 +32,36 @@ t.test('bearer comparison', async (t) => {
   t.notOk(bearerMatches(`Bearer ${token}x`, token))
   t.notOk(bearerMatches('Bearer ', token))
 })
+
+t.test('a token file others can read is made private, with a warning', async (t) => {
+  const { chmodSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const path = join(dir, 'token')
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) })
+  for (const mode of [0o644, 0o640, 0o606, 0o660]) {
+    writeFileSync(path, `${'t'.repeat(32)}\n`)
+    chmodSync(path, mode)
+    t.equal(loadOrCreateToken(path, logger), 't'.repeat(32))
+    t.equal(statSync(path).mode & 0o777, 0o600, `mode ${mode.toString(8)} became 600`)
+  }
+  t.equal(lines.length, 4)
+  t.match(lines[0], { was: '0644', now: '0600', msg: /made private; replace the token/ })
+  chmodSync(path, 0o600)
+  lines.length = 0
+  loadOrCreateToken(path, logger)
+  t.equal(lines.length, 0, 'a private file is read without a word')
+})
+
+t.test('a token file that is not a regular file, or is huge, is refused at once', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const { mkdirSync, truncateSync } = await import('node:fs')
+  const dir = tempDir(t)
+  execFileSync('mkfifo', ['-m', '600', join(dir, 'fifo')])
+  mkdirSync(join(dir, 'folder'))
+  writeFileSync(join(dir, 'huge'), '', { mode: 0o600 })
+  truncateSync(join(dir, 'huge'), 10 * 1024 * 1024)
+  t.throws(() => loadOrCreateToken(join(dir, 'fifo'), silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /expected a regular file/ })
+  t.throws(() => loadOrCreateToken(join(dir, 'folder'), silent), { code: 'AGENT_ERR_TOKEN_FILE' })
+  t.throws(() => loadOrCreateToken(join(dir, 'huge'), silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /at most 4096 bytes, got 10485760/ })
+})

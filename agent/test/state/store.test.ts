@@ -202,3 +202,87 @@ t.test('drain and down apply before the write is on disk, and are taken back if 
   t.equal(store.current?.state, 'drain', 'a ready that could not be written never applied')
   t.same(seen, ['down:api', 'drain:api'])
 })
+
+/** Checks that every entry starts where the one before ended: no gap, no change audited twice. */
+function chainBreaks(entries: AuditEntry[]): string[] {
+  const breaks: string[] = []
+  for (let i = 1; i < entries.length; i++) {
+    const [before, entry] = [entries[i - 1] as AuditEntry, entries[i] as AuditEntry]
+    if (entry.from !== before.to) breaks.push(`entry ${i}: from ${entry.from} after an entry to ${before.to}`)
+  }
+  return breaks
+}
+
+t.test('a full audit disk: an API change is refused whole, a shell write is kept in order and written once the disk takes it', async (t) => {
+  const { symlinkSync, unlinkSync } = await import('node:fs')
+  const dir = tempDir(t)
+  const { store, audit, path } = await openStore(t, dir)
+  await store.set({ state: 'drain', reason: 'one' })
+  const auditPath = join(dir, 'audit.log')
+  renameSync(auditPath, join(dir, 'audit.saved'))
+  symlinkSync('/dev/full', auditPath) // every write now fails with ENOSPC, as on a full disk
+  audit.reopen()
+  const problems: Array<string | null> = []
+  store.on('problem', (p) => problems.push(p?.kind ?? null))
+
+  await t.rejects(store.set({ state: 'down', reason: 'two' }), { code: 'AGENT_ERR_STATE_FILE', message: /no space left on device.*the state stays drain/i })
+  t.equal(store.current?.state, 'drain', 'the old state is in force')
+  t.match(readFileSync(path, 'utf8'), /^drain reason=one/, 'and in the file')
+  t.equal(store.problem?.kind, 'write-failed', 'and the failure is a reported problem')
+  await t.rejects(store.set({ state: 'ready' }))
+  t.equal(store.current?.state, 'drain')
+
+  writeFileSync(path, 'ready reason=shell\n')
+  await waitFor('the shell write applies although the audit file is full', stateIs(store, 'ready'), viaEvents)
+  t.equal(store.problem?.kind, 'audit-behind')
+  writeFileSync(path, 'down reason=shell2\n')
+  await waitFor('a second shell write', stateIs(store, 'down'), viaEvents)
+  t.equal(audit.pending, 2, 'both entries kept in memory')
+
+  unlinkSync(auditPath)
+  renameSync(join(dir, 'audit.saved'), auditPath)
+  audit.reopen()
+  await store.set({ state: 'drain', reason: 'three' })
+  t.equal(store.problem, null, 'the next write that works clears the problem')
+  const entries = auditEntries(dir)
+  t.same(
+    entries.map((e) => `${e.from}->${e.to}:${e.source}`),
+    ['null->ready:initial', 'ready->drain:api', 'drain->ready:file', 'ready->down:file', 'down->drain:api'],
+    'nothing refused was audited; the kept entries came first, in order',
+  )
+  t.same(chainBreaks(entries), [])
+  t.same(problems.filter((p, i) => p !== problems[i - 1]), ['write-failed', 'audit-behind', null])
+})
+
+t.test('concurrent API and shell writes: every state the file held is audited once, in order', async (t) => {
+  const dir = tempDir(t)
+  const { store, path } = await openStore(t, dir)
+  const states: AdminState[] = ['drain', 'down', 'ready']
+  const api = Array.from({ length: 120 }, (_, i) => store.set({ state: states[i % 3] as AdminState, reason: `api-${i}` }))
+  for (let i = 0; i < 30; i++) {
+    writeFileSync(path, `${states[(i + 1) % 3]} reason=shell-${i}\n`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await Promise.all(api)
+  writeFileSync(path, 'ready reason=last\n')
+  await waitFor('the last shell write', () => store.current?.reason === 'last', viaEvents)
+  const entries = auditEntries(dir)
+  t.same(chainBreaks(entries), [], 'each entry starts where the one before ended')
+  const reasons = entries.map((e) => e.reason)
+  t.same(reasons.filter((r, i) => r !== null && reasons.indexOf(r) !== i), [], 'no change audited twice')
+  const apiOrder = reasons.filter((r) => r?.startsWith('api-')).map((r) => Number(r?.slice(4)))
+  t.same(apiOrder, [...apiOrder].sort((a, b) => a - b), 'API changes in the order they were made')
+  t.ok(apiOrder.length >= 80, `most API changes were changes (${apiOrder.length} of 120)`)
+})
+
+t.test('temp files left by a killed write are removed at start', async (t) => {
+  const { readdirSync } = await import('node:fs')
+  const dir = tempDir(t)
+  writeFileSync(join(dir, 'state'), 'drain\n')
+  writeFileSync(join(dir, '.state.12345.0a1b2c3d.tmp'), 'down\n')
+  writeFileSync(join(dir, '.state.99.ffffffff.tmp'), '')
+  writeFileSync(join(dir, '.other.1.0a1b2c3d.tmp'), 'not ours')
+  const { store } = await openStore(t, dir)
+  t.equal(store.current?.state, 'drain')
+  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), ['.other.1.0a1b2c3d.tmp'])
+})

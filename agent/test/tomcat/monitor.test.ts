@@ -182,6 +182,26 @@ t.test('fast timers (50 ms probe, fall 2): too many warm-up failures with on-fai
   t.equal((await status(agent)).tomcat.warmup?.phase, 'passed')
 })
 
+t.test('fast timers (50 ms probe, fall 2): a warm-up that cannot reach Tomcat stays 500 whatever the failure limit, and starts over', async (t) => {
+  const tomcat = await fakeTomcat(t)
+  const { closedPort } = await import('../helpers/http-server.js')
+  const dead = `http://127.0.0.1:${await closedPort()}/app/`
+  const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: dead, warmupMaxFailures: '5', warmupOnFailure: 'ready' })
+  // One snapshot: the warm-up starts over every probe interval (50 ms here), so the phase moves on.
+  const stopped = await waitFor('the warm-up to stop', async () => {
+    const s = await status(agent)
+    return s.tomcat.warmup?.phase === 'failed' && s
+  })
+  t.match(stopped.tomcat.warmup, { failed: 1, lastError: /connection refused/, retryAt: String })
+  t.match(stopped.effective, { state: 'down', cause: 'warmup' })
+  const answers: number[] = []
+  for (let i = 0; i < 20; i++) answers.push((await agent.check()).status)
+  t.same(new Set(answers), new Set([500]), 'never ready: the failure limit does not cover a Tomcat that is not there')
+  // Tried again every probe interval (50 ms here): one or more by now.
+  t.match(await metricsText(agent), /health_agent_tomcat_warmup_duration_seconds_count\{outcome="unreachable"\} [1-9]\d*\n/)
+  t.ok(agent.logLines().some((l) => /^tomcat warm-up stopped: Tomcat could not be reached/.test(String(l.msg))))
+})
+
 t.test('fast timers (50 ms probe, fall 2): too many warm-up failures with on-failure ready: answer anyway, and show it', async (t) => {
   const tomcat = await fakeTomcat(t)
   const agent = await startAgent(t, { ...fast, tomcatUrl: tomcat.server.url('/app/health'), warmupUrls: '/app/broken.jsp,/app/', warmupOnFailure: 'ready' })

@@ -66,11 +66,78 @@ t.test('too many failures: stop early when that means staying down', async (t) =
 })
 
 t.test('with on-failure ready, the warm-up goes on to the end and still reports the failures', async (t) => {
-  const dead = `http://127.0.0.1:${await closedPort()}/gone`
-  const server = await startHttpServer(t, (_, res) => res.end())
-  const { outcome, progress } = await runWarmup(settings([server.url('/ok'), dead], { requests: 3, onFailure: 'ready' }), { signal: new AbortController().signal })
+  const server = await startHttpServer(t, (req, res) => {
+    res.statusCode = req.url === '/broken' ? 500 : 200
+    res.end()
+  })
+  const { outcome, progress } = await runWarmup(settings([server.url('/ok'), server.url('/broken')], { requests: 3, onFailure: 'ready' }), {
+    signal: new AbortController().signal,
+  })
   t.equal(outcome, 'failed')
-  t.match(progress, { done: 6, failed: 3, lastError: `GET ${dead}: connection refused` })
+  t.match(progress, { done: 6, failed: 3, lastError: `GET ${server.url('/broken')}: HTTP 500 (expected 2xx,3xx)` })
+})
+
+t.test('a refused connection ends the warm-up whatever the failure limit: Tomcat is not there', async (t) => {
+  const dead = `http://127.0.0.1:${await closedPort()}/app/`
+  for (const onFailure of ['down', 'ready'] as const) {
+    const { outcome, progress } = await runWarmup(settings([dead], { requests: 10, concurrency: 1, maxFailures: 5, onFailure }), {
+      signal: new AbortController().signal,
+    })
+    t.equal(outcome, 'unreachable', `on-failure ${onFailure}`)
+    t.match(progress, { done: 1, failed: 1, lastError: `GET ${dead}: connection refused` }, 'stops at the first one')
+  }
+})
+
+t.test('a connection reset or cut mid-answer ends it too; other requests in flight are dropped', async (t) => {
+  let n = 0
+  const server = await startHttpServer(t, (req, res) => {
+    n++
+    if (req.url === '/reset') req.socket.destroy()
+    else if (req.url === '/cut') {
+      res.writeHead(200, { 'content-length': '100' })
+      res.write('partial')
+      setImmediate(() => req.socket.destroy())
+    } else if (req.url === '/slow') {
+      // answers only after the others have failed
+    } else res.end()
+  })
+  for (const path of ['/reset', '/cut']) {
+    const { outcome, progress } = await runWarmup(settings([server.url('/slow'), server.url(path)], { requests: 3, concurrency: 2, maxFailures: 5, timeoutMs: 30_000 }), {
+      signal: new AbortController().signal,
+    })
+    t.equal(outcome, 'unreachable', path)
+    t.match(progress.lastError, path === '/reset' ? /connection (closed without an answer|reset)/ : /answer cut short|connection reset/, path)
+  }
+  t.ok(n >= 4, 'the requests reached the server')
+})
+
+t.test('a server killed during the warm-up and back at once fails it: nothing before counts', async (t) => {
+  const { createServer } = await import('node:http')
+  const port = await closedPort()
+  const listen = (s: ReturnType<typeof createServer>) => new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve))
+  let served = 0
+  const handler = (_: unknown, res: import('node:http').ServerResponse) => {
+    served++
+    res.end()
+  }
+  const first = createServer(handler)
+  await listen(first)
+  let restarted = false
+  const { outcome, progress } = await runWarmup(settings([`http://127.0.0.1:${port}/app/`], { requests: 40, concurrency: 1, maxFailures: 5 }), {
+    signal: new AbortController().signal,
+    onRequest: (p) => {
+      if (p.done !== 3 || restarted) return
+      restarted = true
+      // A restart: the old instance closes its connections, a new one listens again right away.
+      first.closeAllConnections()
+      first.close()
+      const second = createServer(handler)
+      t.teardown(() => second.close())
+      void listen(second)
+    },
+  })
+  t.equal(outcome, 'unreachable')
+  t.ok(progress.done < 40, `stopped after ${progress.done} requests (${served} served)`)
 })
 
 t.test('failures up to the limit still pass', async (t) => {
