@@ -1,12 +1,6 @@
-export interface RampSettings {
-  /** Weight when the ramp starts, in percent (1 to 100). */
-  startPercent: number
-  /** Time from the start weight to 100%; 0 means no ramp. */
-  durationMs: number
-  /** Number of equal increases from the start weight to 100%. */
-  steps: number
-}
 
+import type { RampSettings } from '../protocol/status.js'
+export type { RampSettings }
 export interface RampPosition {
   percent: number
   /** 0 at the start, `steps` once the ramp is over. */

@@ -5,18 +5,12 @@ import { AgentError } from '../errors.js'
 import { listenFailure } from '../listen.js'
 import type { AgentCheckMetrics } from './metrics.js'
 import type { AgentReply } from './reply.js'
+import type { AgentCheckStatus } from '../protocol/status.js'
+export type { AgentCheckStatus }
 
 /** `agent-send` is a short string; a peer that sends more than this is not HAProxy. */
 export const MAX_INCOMING_BYTES = 4096
 
-/** What `GET /v1/status` shows under `agentCheck`. */
-export interface AgentCheckStatus {
-  /** Bound address, null when the listener is off. */
-  listen: string | null
-  /** The line the agent check answers now (without its line break), whether or not it listens. */
-  reply: string
-  connections: number
-}
 
 export interface AgentCheckServerOptions {
   /** Computes the answer; called once per connection, so it must not wait. */

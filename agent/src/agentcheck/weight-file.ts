@@ -1,16 +1,9 @@
 import { readFile, unlink } from 'node:fs/promises'
 import { MAX_WEIGHT_PERCENT as MAX_OVERRIDE_PERCENT, MIN_WEIGHT_PERCENT as MIN_OVERRIDE_PERCENT } from '../protocol/requests.js'
 import { writeFileAtomic } from '../state/atomic-write.js'
+import type { WeightOverride } from '../protocol/status.js'
+export type { WeightOverride }
 
-/** A manual weight set through the admin API; it wins over the ramp until it expires or is cleared. */
-export interface WeightOverride {
-  percent: number
-  /** ISO time it ends by itself; null for "until cleared". */
-  until: string | null
-  reason: string | null
-  by: string | null
-  since: string
-}
 
 
 export type WeightFileRead =

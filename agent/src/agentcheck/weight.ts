@@ -5,31 +5,10 @@ import type { AuditLog } from '../state/audit.js'
 import type { AdminState } from '../state/model.js'
 import { rampAt, type RampSettings } from './ramp.js'
 import { WeightFile, type WeightOverride } from './weight-file.js'
+import type { WeightSource, WeightStatus } from '../protocol/status.js'
+export type { WeightSource, WeightStatus }
 
-export type WeightSource = 'full' | 'ramp' | 'override' | 'ramp-pending'
 
-/** What `GET /v1/status` shows under `weight`. */
-export interface WeightStatus {
-  /** The weight in the agent-check answer now, in percent of the server's HAProxy weight. */
-  percent: number
-  /**
-   * full: no ramp, no override; ramp: a ramp is under way; override: set by an operator;
-   * ramp-pending: not ready, the answer already carries the weight a return to ready starts at.
-   */
-  source: WeightSource
-  ramp: {
-    startedAt: string
-    endsAt: string
-    startPercent: number
-    step: number
-    steps: number
-    /** Elapsed share of the ramp's time, 0 to 1. */
-    progress: number
-  } | null
-  override: WeightOverride | null
-  settings: RampSettings
-  file: { path: string; ok: boolean; problem: string | null }
-}
 
 export interface WeightNow {
   percent: number

@@ -6,7 +6,16 @@ import { loadClientConfig } from '../config/load.js'
 import { CLIENT_SETTINGS } from '../config/schema.js'
 import { isAgentError } from '../errors.js'
 import { PACKAGE_VERSION } from '../package-info.js'
-import { ADMIN_STATES, goalOf, HTTP_STATUS_OF, type AdminState, type AgentStatus, type WaitEvent } from '../protocol/status.js'
+import {
+  ADMIN_STATES,
+  goalOf,
+  HTTP_STATUS_OF,
+  MAX_EXPIRY_SECONDS,
+  type AdminState,
+  type AgentStatus,
+  type AuditTail,
+  type WaitEvent,
+} from '../protocol/status.js'
 import { renderStatus } from '../protocol/render.js'
 import { DEFAULT_WAIT_TIMEOUT_S, StateRequestSchema, WaitQuerySchema, type WaitQuery } from '../protocol/requests.js'
 import { validateRequest } from '../protocol/validate.js'
@@ -14,8 +23,6 @@ import { callAgent, ClientError, parseAgentUrl, streamAgent, type AgentEndpoint 
 import { EXIT, UsageError } from './exit-codes.js'
 import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
 import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
-import { MAX_EXPIRY_SECONDS } from '../state/expiry.js'
-import type { AuditTail } from '../state/audit-reader.js'
 import { describeHistory, historyQuery } from './history-command.js'
 
 const REQUEST_TIMEOUT_MS = 10_000

@@ -1,4 +1,4 @@
-import type { AuditTail, HistoryEntry } from '../state/audit-reader.js'
+import type { AuditTail, HistoryEntry } from '../protocol/status.js'
 import { HistoryQuerySchema } from '../protocol/requests.js'
 import { validateRequest } from '../protocol/validate.js'
 import { UsageError } from './exit-codes.js'

@@ -1,6 +1,8 @@
 import type { AdminState } from '../state/model.js'
 import type { TomcatSignals } from './tomcat-signals.js'
 import type { LbView } from './views.js'
+import type { Confirmation, LbProgress, TomcatProgress } from '../protocol/status.js'
+export type { Confirmation, LbProgress, TomcatProgress }
 
 /**
  * What a wait waits for:
@@ -72,55 +74,8 @@ function staleAfter(view: LbView, staleMs: number): number {
   return Math.min(staleMs, Math.max(CADENCE_STALE_FACTOR * view.cadenceMs, MIN_CADENCE_STALE_MS))
 }
 
-export interface LbProgress {
-  /** The load balancer: its node name, or the source address of a checker without send-state. */
-  lb: string
-  /** `backend/server` as that load balancer names this server; null without send-state. */
-  server: string | null
-  kind: LbView['kind']
-  source: string
-  /** `UP`, `NOLB`, `DOWN 1/2`...; for a checker without send-state, `answered 404`. */
-  status: string
-  scur: number | null
-  qcur: number | null
-  /** `server/farm` */
-  weight: string | null
-  throttle: number | null
-  lastCheckAt: string
-  ageMs: number
-  checks: number
-  stale: boolean
-  expected: boolean
-  /** A checker without send-state seen too seldom to be a load balancer: not counted. */
-  oneOff: boolean
-  confirmed: boolean
-  /** Why this load balancer does not confirm yet; null when it does. */
-  why: string | null
-}
 
-export interface TomcatProgress {
-  confirmed: boolean
-  busyThreads: number | null
-  sessions: number | null
-  maxSessions: number | null
-  at: string | null
-  why: string | null
-}
 
-export interface Confirmation {
-  goal: WaitGoal
-  since: string
-  at: string
-  confirmed: boolean
-  /** Everything still in the way, in one line; null when confirmed. */
-  why: string | null
-  loadBalancers: LbProgress[]
-  /** Expected load balancers with no fresh view. */
-  missing: string[]
-  /** Fresh load balancers that count (one-offs and stale views do not). */
-  counted: number
-  tomcat: TomcatProgress | null
-}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`

@@ -1,18 +1,7 @@
+import { WAIT_OUTCOMES, type WaitEvent, type WaitOutcome } from '../protocol/status.js'
 import type { Confirmation, WaitGoal } from './confirm.js'
 
-export const WAIT_OUTCOMES = ['confirmed', 'timeout', 'forced', 'state-changed', 'closing', 'cancelled'] as const
-export type WaitOutcome = (typeof WAIT_OUTCOMES)[number]
-
-export interface WaitEvent {
-  event: 'progress' | 'done'
-  goal: WaitGoal
-  /** On `done` only. */
-  outcome?: WaitOutcome
-  elapsedMs: number
-  /** The admin state when the event was made. */
-  state: string | null
-  confirmation: Confirmation | null
-}
+export { WAIT_OUTCOMES, type WaitEvent, type WaitOutcome }
 
 export interface WaitOptions {
   /** End with `timeout` after this long; 0 waits until confirmed (or the state changes). */

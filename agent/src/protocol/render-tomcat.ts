@@ -1,7 +1,5 @@
 import { formatDuration } from '../state/effective.js'
-import type { ManagerSignals } from '../tomcat/manager.js'
-import type { TomcatStatus } from '../tomcat/monitor.js'
-import type { ProbeResult } from '../tomcat/probe.js'
+import type { ManagerSignals, ProbeResult, TomcatStatus } from './status.js'
 
 /** One labelled line of the human status (agentctl status, the status page). */
 export type StatusLine = [label: string, text: string]

@@ -1,6 +1,5 @@
-import type { LbProgress } from '../lb/confirm.js'
 import { describeTomcat } from './render-tomcat.js'
-import type { AgentStatus } from './status.js'
+import type { AgentStatus, LbProgress } from './status.js'
 
 /** One renderer of the status as text: `agentctl status` and the health listener's `/` show the same lines. */
 

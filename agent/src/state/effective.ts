@@ -1,18 +1,9 @@
-import { HTTP_STATUS_OF, type AdminState, type StateRecord } from './model.js'
+import { HTTP_STATUS_OF, type StateRecord } from './model.js'
+import type { Cause, Verdict, WarmupPhase } from '../protocol/status.js'
+export type { Cause, Verdict, WarmupPhase }
 
-/** Why the load balancers get the answer they get. */
-export type Cause = 'admin' | 'no-state' | 'tomcat-down' | 'tomcat-unknown' | 'warmup' | 'returning'
 
-export interface Verdict {
-  state: AdminState
-  httpStatus: number
-  cause: Cause
-  /** One line for an operator when the answer is not simply the admin state; null otherwise. */
-  why: string | null
-}
 
-/** Where the warm-up gate stands: only none, skipped, passed and ready-anyway let the admin state through. */
-export type WarmupPhase = 'none' | 'skipped' | 'pending' | 'running' | 'passed' | 'ready-anyway' | 'failed'
 
 /** What the Tomcat monitor knows, as plain facts (see tomcat/monitor.ts). */
 export interface TomcatFacts {

@@ -7,20 +7,11 @@ import { AgentError } from '../errors.js'
 import type { AuditEntry, AuditLog, ChangeSource } from './audit.js'
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-write.js'
 import { formatStateRecord, parseStateText, sameRecord, type AdminState, type StateRecord } from './model.js'
-import { readStateFile, type StateReadProblem } from './read-file.js'
+import { readStateFile } from './read-file.js'
+import type { FileProblem, FileProblemKind } from '../protocol/status.js'
+export type { FileProblem, FileProblemKind }
 
-/**
- * Why the state file cannot be used (the first kinds) or why a change could not be recorded:
- * `write-failed`, an API change not written (the old state stays), and `audit-behind`, changes
- * in force whose audit entries wait in memory for the disk to take them.
- */
-export type FileProblemKind = StateReadProblem | 'empty' | 'invalid' | 'write-failed' | 'audit-behind'
 
-export interface FileProblem {
-  kind: FileProblemKind
-  message: string
-  since: string
-}
 
 /** A state to write: `until` (ISO) when a drain or down ends by itself. */
 export interface StateInput {

@@ -2,19 +2,9 @@ import { readFile } from 'node:fs/promises'
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../package-info.js'
 import { httpGet } from './http-get.js'
 import type { ManagerSettings } from './settings.js'
+import type { ManagerSignals } from '../protocol/status.js'
+export type { ManagerSignals }
 
-/**
- * What Tomcat's manager says about work still in progress. `busyThreads` leaves out the thread
- * serving the agent's own status request; `sessions` is keyed by context path.
- */
-export interface ManagerSignals {
-  busyThreads: number | null
-  sessions: Record<string, number> | null
-  /** ISO time of the last poll (successful or not); null before the first. */
-  at: string | null
-  /** Why the last poll failed, in part or whole; null when it all worked. */
-  error: string | null
-}
 
 export const NO_SIGNALS: ManagerSignals = { busyThreads: null, sessions: null, at: null, error: null }
 

@@ -12,52 +12,11 @@ import { adminChanged, INITIAL_GATE, probed, watchful, type ReturnGate } from '.
 import type { TomcatSettings } from './settings.js'
 import { SignalsPoller } from './signals.js'
 import { runWarmup, type WarmupProgress } from './warmup.js'
+import type { TomcatStatus } from '../protocol/status.js'
+export type { TomcatStatus }
 
 const MAX_WARMUP_RETRY_MS = 60_000
 
-/** The `tomcat` part of `GET /v1/status`. */
-export interface TomcatStatus {
-  /** null: no --tomcat-url, the admin state alone decides. */
-  probe: {
-    url: string
-    intervalMs: number
-    fastIntervalMs: number
-    /** Tomcat's PID file, read after each probe for a new process; null: not read. */
-    pidFile: string | null
-    /** Probing fast and taking one lost connection as a restart: the admin state is not ready, or a return is pending. */
-    watchful: boolean
-    /** A return to ready waiting for fresh passing probes. */
-    returning: { from: 'drain' | 'down'; since: string; passes: number } | null
-    timeoutMs: number
-    fall: number
-    rise: number
-    startupPolicy: 'down' | 'admin'
-    liveness: Liveness
-    since: string | null
-    passes: number
-    failures: number
-    last: ProbeResult | null
-    lastFailure: ProbeResult | null
-  } | null
-  /** null: no --warmup-urls. */
-  warmup: {
-    urls: string[]
-    phase: WarmupPhase
-    startedAt: string | null
-    finishedAt: string | null
-    elapsedMs: number | null
-    done: number
-    failed: number
-    total: number | null
-    maxFailures: number
-    onFailure: 'down' | 'ready'
-    lastError: string | null
-    retryAt: string | null
-    perUrl: WarmupProgress['perUrl']
-  } | null
-  /** null: no --tomcat-manager-url. */
-  manager: { url: string; contexts: string[]; pollMs: number; polling: boolean; signals: ManagerSignals } | null
-}
 
 type MonitorEvents = { change: [cause: 'probe' | 'warmup'] }
 

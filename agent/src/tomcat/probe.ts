@@ -1,19 +1,9 @@
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../package-info.js'
 import { GetError, httpGet } from './http-get.js'
 import type { ProbeSettings } from './settings.js'
+import type { ProbeResult } from '../protocol/status.js'
+export type { ProbeResult }
 
-/** One look at Tomcat. `error` says why it failed, in a few words; null when it passed. */
-export interface ProbeResult {
-  ok: boolean
-  /** ISO time the probe started. */
-  at: string
-  latencyMs: number
-  /** The HTTP status, when Tomcat answered at all. */
-  status: number | null
-  error: string | null
-  /** The connection was refused, reset or cut: during drain or down, taken as a Tomcat restart. */
-  connectionLost: boolean
-}
 
 export const PROBE_USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (probe)`
 const MAX_BODY = 64 * 1024
