@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { extname, join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import type { parse } from 'yaml'
 import { AgentError, describeValue } from '../errors.js'
-import { PACKAGE_ROOT } from '../package-info.js'
+import { readEnvFile } from './env-file.js'
+import { defaultInstallPaths, type InstallPaths } from './paths.js'
 import { ConfigSchema, SETTINGS, ENV_PREFIX, settingInfo, type Config, type SettingInfo } from './schema.js'
 
 export type SettingSource = 'default' | 'config file' | 'environment' | 'flag'
@@ -16,9 +17,11 @@ export interface LoadConfigOptions {
   /** Values from command-line flags, keyed by setting name, as parsed strings or booleans. */
   flags?: Partial<Record<string, string | boolean>>
   env?: NodeJS.ProcessEnv
-  /** `--config FILE`; when absent, `HEALTH_AGENT_CONFIG` is used. */
+  /** `--config FILE`; when absent, `HEALTH_AGENT_CONFIG`, then the first of the install's config files that exists. */
   configFile?: string
   cwd?: string
+  /** Where an installed agent's files are (the system's, or a development checkout's). */
+  installPaths?: InstallPaths
 }
 
 export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`
@@ -29,7 +32,10 @@ export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`
  * package serves Node.js its CommonJS build either way.)
  */
 function parseYaml(text: string): unknown {
-  const yaml = createRequire(import.meta.url)('yaml') as { parse: typeof parse }
+  // In a bundle, `require` is the bundle's own and esbuild puts yaml inside (the single
+  // executable can load nothing from disk); the sources, run as ES modules, have no `require`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const yaml = (typeof require === 'function' ? require('yaml') : createRequire(import.meta.url)('yaml')) as { parse: typeof parse }
   return yaml.parse(text)
 }
 
@@ -101,9 +107,11 @@ function sourceLabel(info: SettingInfo, source: SettingSource, configFile: strin
  * AgentError that names the setting, where it came from, what was expected and what arrived.
  */
 export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
-  const env = options.env ?? process.env
+  const paths = options.installPaths ?? defaultInstallPaths()
+  // The unit's environment file under the real environment, as systemd builds the agent's.
+  const env = { ...(paths.envFile ? readEnvFile(paths.envFile) : {}), ...(options.env ?? process.env) }
   const cwd = options.cwd ?? process.cwd()
-  const configFileArg = options.configFile ?? env[CONFIG_ENV]
+  const configFileArg = options.configFile ?? env[CONFIG_ENV] ?? paths.configFiles.find((file) => existsSync(file))
   const configFile = configFileArg ? resolve(cwd, configFileArg) : null
 
   const raw: Record<string, unknown> = {}
@@ -135,7 +143,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   }
 
   const config = withDefaults as Config
-  const dataDir = resolve(cwd, config.dataDir || join(PACKAGE_ROOT, 'var'))
+  const dataDir = resolve(cwd, config.dataDir || paths.dataDir)
   const pathOr = (value: string, fallback: string) => resolve(cwd, value || join(dataDir, fallback))
   return Object.freeze({
     ...config,
