@@ -5,7 +5,7 @@ import { parseCommandLine } from '../config/args.js'
 import { loadConfig } from '../config/load.js'
 import { settingInfo, ENV_PREFIX, type SettingInfo } from '../config/schema.js'
 import { isAgentError } from '../errors.js'
-import { PACKAGE_VERSION } from '../package-info.js'
+import { VERSION_LINE } from '../package-info.js'
 import { ADMIN_STATES, HTTP_STATUS_OF, type AdminState } from '../state/model.js'
 import type { AgentStatus } from '../status.js'
 import { describeTomcat } from '../tomcat/describe.js'
@@ -198,7 +198,7 @@ async function run(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   if (invocation === 'version') {
-    process.stdout.write(`${PACKAGE_VERSION}\n`)
+    process.stdout.write(`${VERSION_LINE}\n`)
     return EXIT.OK
   }
   const { command, endpoint, token } = invocation
