@@ -22,12 +22,16 @@ function findPackageRoot(): string {
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir
     const parent = dirname(dir)
-    if (parent === dir) throw new Error(`package.json not found above ${fileURLToPath(import.meta.url)}`)
+    if (parent === dir) {
+      // A bundle knows its version and needs no folder; the sources do.
+      if (BUILD) return ''
+      throw new Error(`package.json not found above ${fileURLToPath(import.meta.url)}`)
+    }
     dir = parent
   }
 }
 
-/** The package folder; '' in the single executable, which has none. */
+/** The package folder; '' in the single executable or a bundle copied out of its package. */
 export const PACKAGE_ROOT: string = BUILD?.standalone ? '' : findPackageRoot()
 
 /**
