@@ -4,7 +4,10 @@ import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { AgentError } from '../errors.js'
 
-/** Reads the admin token, creating a random one (mode 0600) when the file does not exist. */
+/**
+ * Reads the admin token, creating a random one when the file does not exist: mode 0640, so that
+ * the members of the agent's group (deploy users) can use agentctl, and nobody else.
+ */
 export function loadOrCreateToken(path: string, logger: Logger): string {
   try {
     const token = readFileSync(path, 'utf8').trim()
@@ -12,7 +15,7 @@ export function loadOrCreateToken(path: string, logger: Logger): string {
       throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a token of at least 16 characters, got ${token.length}`)
     }
     const mode = statSync(path).mode & 0o777
-    if (mode & 0o077) logger.warn({ file: path, mode: mode.toString(8) }, 'token file is readable by others; chmod 600 it')
+    if (mode & 0o007) logger.warn({ file: path, mode: mode.toString(8) }, 'token file is readable by others; chmod 640 it')
     return token
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -23,7 +26,7 @@ export function loadOrCreateToken(path: string, logger: Logger): string {
   const token = randomBytes(32).toString('hex')
   try {
     mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' })
+    writeFileSync(path, `${token}\n`, { mode: 0o640, flag: 'wx' })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(path, logger)
     throw new AgentError('AGENT_ERR_TOKEN_FILE', `cannot create token file ${path}: ${(err as Error).message}`, { cause: err })

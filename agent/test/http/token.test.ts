@@ -7,12 +7,12 @@ import { tempDir } from '../helpers/agent.js'
 
 const silent = pino({ level: 'silent' })
 
-t.test('a missing token file is created with a random token, mode 0600, and reused', async (t) => {
+t.test('a missing token file is created with a random token, mode 0640 (the agent\'s group may read it), and reused', async (t) => {
   const dir = tempDir(t)
   const path = join(dir, 'sub/admin-token')
   const token = loadOrCreateToken(path, silent)
   t.match(token, /^[0-9a-f]{64}$/)
-  t.equal(statSync(path).mode & 0o777, 0o600)
+  t.equal(statSync(path).mode & 0o777, 0o640 & ~process.umask())
   t.equal(loadOrCreateToken(path, silent), token)
   t.not(loadOrCreateToken(join(dir, 'other'), silent), token)
 })
