@@ -31,11 +31,14 @@ function need(command, hint) {
   }
 }
 
-/** The runtime's node binary, downloaded once with npm and verified. */
+/** The runtime's licence, beside its binary. */
+export const runtimeLicense = () => join(CACHE, RUNTIME.version, 'LICENSE')
+
+/** The runtime's node binary (and its LICENSE), downloaded once with npm and verified. */
 function runtime() {
   const tarball = join(CACHE, `${RUNTIME.package}-${RUNTIME.version}.tgz`)
   const node = join(CACHE, RUNTIME.version, 'node')
-  if (existsSync(node)) return node
+  if (existsSync(node) && existsSync(runtimeLicense())) return node
   mkdirSync(CACHE, { recursive: true })
   if (!existsSync(tarball)) run('npm', ['pack', `${RUNTIME.package}@${RUNTIME.version}`, '--pack-destination', CACHE, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] })
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`
@@ -45,6 +48,7 @@ function runtime() {
   }
   mkdirSync(dirname(node), { recursive: true })
   run('tar', ['-xzf', tarball, '-C', dirname(node), '--strip-components=2', 'package/bin/node'])
+  run('tar', ['-xzf', tarball, '-C', dirname(node), '--strip-components=1', 'package/LICENSE'])
   return node
 }
 
@@ -66,7 +70,8 @@ export function buildSea() {
   chmodSync(partial, 0o755)
   // The runtime ships its symbols: 20 MB nobody debugs a deployed agent with.
   run('strip', ['--strip-all', partial])
-  run(join(ROOT, 'node_modules/.bin/postject'), [partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'ignore', 'inherit'] })
+  // postject warns about every note of a stripped binary ("Can't find string offset"): shown only if it fails.
+  run(join(ROOT, 'node_modules/.bin/postject'), [partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'pipe' })
   rmSync(BINARY, { force: true })
   run('mv', [partial, BINARY])
   return BINARY
