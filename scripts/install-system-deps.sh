@@ -12,6 +12,8 @@ Installs with apt-get, as root, the system packages the tests need:
   tomcat10     the application server the agent watches (with a Java runtime)
   tomcat10-admin  its manager application (busy threads and sessions for the drain)
   socat, curl  used by the scripts and tests to talk to sockets and URLs
+  binutils, lintian  build (strip) and check the single executable and the Debian package
+  docker.io, debootstrap     build and run the Docker image (a test starts its own daemon)
 
 Options:
   --bench   also install what `npm run bench` needs (wrk, ansible)
@@ -36,8 +38,8 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl)
-services=(haproxy tomcat10)
+packages=(haproxy tomcat10 tomcat10-admin socat curl binutils lintian docker.io debootstrap)
+services=(haproxy tomcat10 docker docker.socket)
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk ansible)
 fi
