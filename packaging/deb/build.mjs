@@ -6,7 +6,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, 
 import { dirname, join } from 'node:path'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
-import { buildSea, runtimeLicense, BINARY } from '../sea/build.mjs'
+import { buildSea, runtimeLicense } from '../sea/build.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const HERE = join(ROOT, 'packaging/deb')
@@ -51,15 +51,15 @@ function duKiB(dir) {
   return Math.ceil(bytes / 1024)
 }
 
-export function buildDeb() {
-  buildSea()
+/** `binary`: an executable already built by packaging/sea/build.mjs (--binary PATH); otherwise it is built. */
+export function buildDeb(binary = buildSea()) {
   const tree = join(OUT, 'root')
   rmSync(OUT, { recursive: true, force: true })
   mkdirSync(tree, { recursive: true })
   const doc = `usr/share/doc/${name}`
 
   mkdirSync(join(tree, 'usr/bin'), { recursive: true })
-  copyFileSync(BINARY, join(tree, 'usr/bin/tomcat-health-agent'))
+  copyFileSync(binary, join(tree, 'usr/bin/tomcat-health-agent'))
   chmodSync(join(tree, 'usr/bin/tomcat-health-agent'), 0o755)
   // One executable, called by the name of the command it is.
   symlinkSync('tomcat-health-agent', join(tree, 'usr/bin/health-agent'))
@@ -76,7 +76,7 @@ export function buildDeb() {
   put(tree, `usr/share/${name}/systemd/tomcat10.service.d/health-agent.conf`, readFileSync(join(ROOT, 'scripts/systemd/tomcat10.service.d/health-agent.conf')))
   put(tree, 'etc/default/tomcat-health-agent', readFileSync(join(HERE, 'default')))
 
-  const help = (args) => run(BINARY, args)
+  const help = (args) => run(binary, args)
   put(tree, 'usr/share/man/man1/health-agent.1.gz', gzip(manPage('health-agent', 'answers the load balancers\' health check for one Tomcat', help(['health-agent', '--help']))))
   put(tree, 'usr/share/man/man1/agentctl.1.gz', gzip(manPage('agentctl', 'reads and sets the admin state of a tomcat-health-agent', help(['agentctl', '--help']))))
   put(tree, 'usr/share/man/man1/tomcat-health-agent.1.gz', gzip(manPage('tomcat-health-agent', 'health-agent and agentctl in one executable', help(['--help']))))
@@ -102,6 +102,7 @@ export function buildDeb() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now()
-  const deb = buildDeb()
+  const given = process.argv.indexOf('--binary')
+  const deb = given > 0 ? buildDeb(process.argv[given + 1]) : buildDeb()
   process.stdout.write(`${deb} (${(Date.now() - started) / 1000} s)\n`)
 }
