@@ -14,6 +14,8 @@ Installs with apt-get, as root, the system packages the tests need:
   socat, curl  used by the scripts and tests to talk to sockets and URLs
   chromium     the browser the status page's test drives (through playwright-core)
   prometheus   for promtool, which checks the alert rules and the dashboard's queries
+  binutils, lintian  build (strip) and check the single executable and the Debian package
+  docker.io, debootstrap     build and run the Docker image (a test starts its own daemon)
 
 Options:
   --bench   also install what `npm run bench` needs (wrk, ansible)
@@ -38,8 +40,8 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus)
-services=(haproxy tomcat10 prometheus)
+packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap)
+services=(haproxy tomcat10 prometheus docker docker.socket)
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk ansible)
 fi

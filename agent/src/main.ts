@@ -3,10 +3,11 @@ import { buildAgent, type Agent } from './app.js'
 import { parseCommandLine, settingsHelp } from './config/args.js'
 import { formatListenAddress, isLoopbackHost, parseListenAddress } from './config/listen-address.js'
 import { loadConfig, type ResolvedConfig } from './config/load.js'
-import { AgentError, isAgentError } from './errors.js'
+import { AgentError } from './errors.js'
 import { listenOn } from './listen.js'
 import { createLogger, type AgentLogger } from './logger.js'
-import { PACKAGE_NAME, PACKAGE_VERSION } from './package-info.js'
+import { PACKAGE_NAME, PACKAGE_VERSION, VERSION_LINE } from './package-info.js'
+import { AGENT_EXIT, checkDataDir, startupExitCode, StartupFiles } from './startup.js'
 
 const HELP = `Usage: health-agent [options]
 
@@ -17,29 +18,67 @@ Settings come from defaults, --config FILE, HEALTH_AGENT_* variables and flags, 
 Options:
 ${settingsHelp()}
   --help                          show this text
-  --version                       print the version
+  --version                       print the version (and Node's)
+
+Exit codes when the start fails: ${AGENT_EXIT.USAGE} bad command line, ${AGENT_EXIT.CONFIG} bad settings or config file,
+${AGENT_EXIT.FILES} data dir or its files not writable or readable, ${AGENT_EXIT.LISTEN} cannot listen (address in use).
 `
 
+/** A wrong command line, told apart from wrong settings by its exit code. */
+class UsageError extends Error {}
+
+function parseArgv(argv: string[]) {
+  try {
+    const cli = parseCommandLine(argv, { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, config: { type: 'string' } })
+    if (cli.positionals.length > 0 && !cli.options.help && !cli.options.version) throw new Error(`unexpected argument "${cli.positionals[0]}" (see --help)`)
+    return cli
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err })
+  }
+}
+
 async function run(argv: string[]): Promise<void> {
-  const cli = parseCommandLine(argv, { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, config: { type: 'string' } })
+  const cli = parseArgv(argv)
   if (cli.options.help) {
     process.stdout.write(HELP)
     return
   }
   if (cli.options.version) {
-    process.stdout.write(`${PACKAGE_VERSION}\n`)
+    process.stdout.write(`${VERSION_LINE}\n`)
     return
   }
-  if (cli.positionals.length > 0) throw new AgentError('AGENT_ERR_CONFIG', `unexpected argument "${cli.positionals[0]}" (see --help)`)
   const config = loadConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
+  const created = new StartupFiles(config)
+  checkDataDir(config.dataDir)
   const log = await createLogger({ level: config.logLevel, file: config.logFile || undefined })
-  const agent = buildAgent(config, log.logger)
-  installSignalHandlers(agent, log)
-  await agent.start()
+  let agent: Agent | null = null
+  try {
+    agent = buildAgent(config, log.logger)
+    await agent.start()
+    const started = await listenAll(agent, config)
+    installSignalHandlers(agent, log)
+    warnIfAdminExposed(config, log)
+    logStarted(config, agent, started, log)
+  } catch (err) {
+    // A start that fails closes what it opened and removes what it made: no listener left,
+    // no fresh token or state file to be mistaken for a working install.
+    await agent?.close().catch(() => undefined)
+    created.removeCreated()
+    log.logger.fatal({ err: (err as Error).message }, 'start failed')
+    await log.end()
+    throw err
+  }
+}
+
+async function listenAll(agent: Agent, config: ResolvedConfig) {
   const health = await listenOn(agent.health, config.listen)
   const admin = await listenOn(agent.admin, config.adminListen)
   const agentCheck = agent.agentCheck ? await agent.agentCheck.listen(config.agentCheckListen) : null
-  warnIfAdminExposed(config, log)
+  return { health, admin, agentCheck }
+}
+
+function logStarted(config: ResolvedConfig, agent: Agent, started: Awaited<ReturnType<typeof listenAll>>, log: AgentLogger): void {
+  const { health, admin, agentCheck } = started
   log.logger.info(
     {
       version: PACKAGE_VERSION,
@@ -89,13 +128,10 @@ function installSignalHandlers(agent: Agent, log: AgentLogger): void {
 }
 
 run(process.argv.slice(2)).catch((err: unknown) => {
-  if (isAgentError(err)) {
-    process.stderr.write(`health-agent: ${err.message}\n`)
-    process.exitCode = 2
-  } else {
-    process.stderr.write(`health-agent: unexpected error: ${(err as Error).stack ?? String(err)}\n`)
-    process.exitCode = 1
-  }
-  // Listeners may already be open; nothing else will close them.
+  const code = err instanceof UsageError ? AGENT_EXIT.USAGE : startupExitCode(err)
+  const known = err instanceof UsageError || err instanceof AgentError
+  process.stderr.write(`health-agent: ${known ? (err as Error).message : `unexpected error: ${(err as Error).stack ?? String(err)}`}\n`)
+  process.exitCode = code
+  // Whatever a failed start left running (a timer, a watcher) must not keep the process alive.
   setImmediate(() => process.exit())
 })

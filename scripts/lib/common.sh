@@ -26,16 +26,18 @@ step() {
   return "$rc"
 }
 
-# The agentctl of this checkout (built), or of the installed package, or the one on PATH.
+# find_agentctl EXIT_CODE: sets AGENTCTL_CMD (an array, so that a path with spaces stays one word)
+# to the agentctl of this checkout (built), or of the installed package, or the one on PATH.
+# Call it directly, not in $(...): when none is found the script itself must stop, with EXIT_CODE.
 find_agentctl() {
   if [ -n "${AGENTCTL:-}" ]; then
-    echo "$AGENTCTL"
+    read -r -a AGENTCTL_CMD <<<"$AGENTCTL"
   elif [ -f "$SCRIPTS_DIR/../dist/bin/agentctl.mjs" ]; then
-    echo "node $SCRIPTS_DIR/../dist/bin/agentctl.mjs"
+    AGENTCTL_CMD=(node "$SCRIPTS_DIR/../dist/bin/agentctl.mjs")
   elif command -v agentctl >/dev/null 2>&1; then
-    echo agentctl
+    AGENTCTL_CMD=(agentctl)
   else
-    die "agentctl not found: build this checkout (npm ci) or install the package, or set AGENTCTL"
+    DIE_CODE="$1" die "agentctl not found (PATH=$PATH): install the package, build this checkout (npm ci), or set AGENTCTL"
   fi
 }
 

@@ -5,7 +5,7 @@ import { parseCommandLine } from '../config/args.js'
 import { loadClientConfig } from '../config/load.js'
 import { CLIENT_SETTINGS } from '../config/schema.js'
 import { isAgentError } from '../errors.js'
-import { PACKAGE_VERSION } from '../package-info.js'
+import { VERSION_LINE } from '../package-info.js'
 import {
   ADMIN_STATES,
   goalOf,
@@ -208,7 +208,7 @@ async function run(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   if (invocation === 'version') {
-    process.stdout.write(`${PACKAGE_VERSION}\n`)
+    process.stdout.write(`${VERSION_LINE}\n`)
     return EXIT.OK
   }
   const { command, endpoint, token } = invocation

@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { extname, join, resolve } from 'node:path'
 import type { Static, TObject } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { parse } from 'yaml'
 import { AgentError, describeValue } from '../errors.js'
-import { PACKAGE_ROOT } from '../package-info.js'
+import { readEnvFile } from './env-file.js'
+import { defaultInstallPaths, type InstallPaths } from './paths.js'
 import { ClientSchema, CLIENT_SETTINGS, ConfigSchema, SETTINGS, ENV_PREFIX, settingInfo, type Config, type SettingInfo } from './schema.js'
 
 export type SettingSource = 'default' | 'config file' | 'environment' | 'flag'
@@ -17,9 +18,11 @@ export interface LoadConfigOptions {
   /** Values from command-line flags, keyed by setting name, as parsed strings or booleans. */
   flags?: Partial<Record<string, string | boolean>>
   env?: NodeJS.ProcessEnv
-  /** `--config FILE`; when absent, `HEALTH_AGENT_CONFIG` is used. */
+  /** `--config FILE`; when absent, `HEALTH_AGENT_CONFIG`, then the first of the install's config files that exists. */
   configFile?: string
   cwd?: string
+  /** Where an installed agent's files are (the system's, or a development checkout's). */
+  installPaths?: InstallPaths
 }
 
 export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`
@@ -30,7 +33,10 @@ export const CONFIG_ENV = `${ENV_PREFIX}CONFIG`
  * package serves Node.js its CommonJS build either way.)
  */
 function parseYaml(text: string): unknown {
-  const yaml = createRequire(import.meta.url)('yaml') as { parse: typeof parse }
+  // In a bundle, `require` is the bundle's own and esbuild puts yaml inside (the single
+  // executable can load nothing from disk); the sources, run as ES modules, have no `require`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const yaml = (typeof require === 'function' ? require('yaml') : createRequire(import.meta.url)('yaml')) as { parse: typeof parse }
   return yaml.parse(text)
 }
 
@@ -108,10 +114,11 @@ interface LoadedSettings {
  * names the setting, where it came from, what was expected and what arrived. Settings of the
  * config file that are not in `schema` (the agent's, read by agentctl) are left alone.
  */
-function loadSettings(schema: TObject, settings: readonly SettingInfo[], options: LoadConfigOptions): LoadedSettings {
-  const env = options.env ?? process.env
+function loadSettings(schema: TObject, settings: readonly SettingInfo[], options: LoadConfigOptions, paths: InstallPaths): LoadedSettings {
+  // The unit's environment file under the real environment, as systemd builds the agent's.
+  const env = { ...(paths.envFile ? readEnvFile(paths.envFile) : {}), ...(options.env ?? process.env) }
   const cwd = options.cwd ?? process.cwd()
-  const configFileArg = options.configFile ?? env[CONFIG_ENV]
+  const configFileArg = options.configFile ?? env[CONFIG_ENV] ?? paths.configFiles.find((file) => existsSync(file))
   const configFile = configFileArg ? resolve(cwd, configFileArg) : null
   const find = (name: string) => settings.find((s) => s.name === name)
 
@@ -146,16 +153,17 @@ function loadSettings(schema: TObject, settings: readonly SettingInfo[], options
 }
 
 /** The data folder and a file in it, unless the file's own setting names another place. */
-function dataPaths(values: { dataDir: string }, cwd: string): { dataDir: string; pathOr: (value: string, fallback: string) => string } {
-  const dataDir = resolve(cwd, values.dataDir || join(PACKAGE_ROOT, 'var'))
+function dataPaths(values: { dataDir: string }, cwd: string, paths: InstallPaths): { dataDir: string; pathOr: (value: string, fallback: string) => string } {
+  const dataDir = resolve(cwd, values.dataDir || paths.dataDir)
   return { dataDir, pathOr: (value, fallback) => resolve(cwd, value || join(dataDir, fallback)) }
 }
 
 /** The agent's whole configuration, validated and frozen, with absolute file paths. */
 export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
-  const { values, configFile, cwd } = loadSettings(ConfigSchema, SETTINGS, options)
+  const paths = options.installPaths ?? defaultInstallPaths()
+  const { values, configFile, cwd } = loadSettings(ConfigSchema, SETTINGS, options, paths)
   const config = values as Config
-  const { dataDir, pathOr } = dataPaths(config, cwd)
+  const { dataDir, pathOr } = dataPaths(config, cwd, paths)
   return Object.freeze({
     ...config,
     dataDir,
@@ -173,8 +181,9 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
 export type ClientConfig = Readonly<Static<typeof ClientSchema>> & { readonly configFile: string | null }
 
 export function loadClientConfig(options: LoadConfigOptions = {}): ClientConfig {
-  const { values, configFile, cwd } = loadSettings(ClientSchema, CLIENT_SETTINGS, options)
+  const paths = options.installPaths ?? defaultInstallPaths()
+  const { values, configFile, cwd } = loadSettings(ClientSchema, CLIENT_SETTINGS, options, paths)
   const client = values as Static<typeof ClientSchema>
-  const { dataDir, pathOr } = dataPaths(client, cwd)
+  const { dataDir, pathOr } = dataPaths(client, cwd, paths)
   return Object.freeze({ ...client, dataDir, tokenFile: pathOr(client.tokenFile, 'admin-token'), configFile })
 }

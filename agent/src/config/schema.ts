@@ -36,7 +36,7 @@ export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({
       default: '',
-      description: 'folder for the state, audit and token files when their own paths are not set (default: var/ in the package folder)',
+      description: 'folder for the state, audit and token files when their own paths are not set (default /var/lib/tomcat-health-agent; var/ in a development checkout)',
       expected: 'a folder path',
       placeholder: 'DIR',
     }),

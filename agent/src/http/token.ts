@@ -9,9 +9,9 @@ const MAX_TOKEN_FILE_BYTES = 4096
 
 /**
  * Reads the token file: a regular file (never a FIFO, whose open would block the start), of at
- * most a few KiB, that only its owner can read. One that others can read is made private
- * (chmod 600) with a warning, since the token may have been read already; one the agent cannot
- * make private is refused.
+ * most a few KiB, that its owner and group (deploy users) may read and nobody else. One that
+ * others can read, or the group can write, is made private to owner and group (chmod 640) with a
+ * warning, since the token may have been read already; one the agent cannot fix is refused.
  */
 function readTokenFile(path: string, logger: Logger): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
@@ -22,18 +22,18 @@ function readTokenFile(path: string, logger: Logger): string {
       throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a token of at most ${MAX_TOKEN_FILE_BYTES} bytes, got ${stat.size}`)
     }
     const mode = stat.mode & 0o777
-    if (mode & 0o077) {
+    if (mode & 0o027) {
       try {
-        fchmodSync(fd, mode & 0o700)
+        fchmodSync(fd, mode & 0o740)
       } catch (err) {
         throw new AgentError(
           'AGENT_ERR_TOKEN_FILE',
-          `token file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}) and cannot be made private: ${(err as Error).message}; chmod 600 it`,
+          `token file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}) and cannot be made private: ${(err as Error).message}; chmod 640 it`,
           { cause: err },
         )
       }
       logger.warn(
-        { file: path, was: mode.toString(8).padStart(4, '0'), now: (mode & 0o700).toString(8).padStart(4, '0') },
+        { file: path, was: mode.toString(8).padStart(4, '0'), now: (mode & 0o740).toString(8).padStart(4, '0') },
         'token file was readable by others: made private; replace the token if others could read it',
       )
     }
@@ -45,7 +45,10 @@ function readTokenFile(path: string, logger: Logger): string {
   }
 }
 
-/** Reads the admin token, creating a random one (mode 0600) when the file does not exist. */
+/**
+ * Reads the admin token, creating a random one when the file does not exist: mode 0640, so that
+ * the members of the agent's group (deploy users) can use agentctl, and nobody else.
+ */
 export function loadOrCreateToken(path: string, logger: Logger): string {
   try {
     const token = readTokenFile(path, logger)
@@ -62,7 +65,7 @@ export function loadOrCreateToken(path: string, logger: Logger): string {
   const token = randomBytes(32).toString('hex')
   try {
     mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' })
+    writeFileSync(path, `${token}\n`, { mode: 0o640, flag: 'wx' })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateToken(path, logger)
     throw new AgentError('AGENT_ERR_TOKEN_FILE', `cannot create token file ${path}: ${(err as Error).message}`, { cause: err })

@@ -7,12 +7,12 @@ import { tempDir } from '../helpers/agent.js'
 
 const silent = pino({ level: 'silent' })
 
-t.test('a missing token file is created with a random token, mode 0600, and reused', async (t) => {
+t.test('a missing token file is created with a random token, mode 0640 (the agent\'s group may read it), and reused', async (t) => {
   const dir = tempDir(t)
   const path = join(dir, 'sub/admin-token')
   const token = loadOrCreateToken(path, silent)
   t.match(token, /^[0-9a-f]{64}$/)
-  t.equal(statSync(path).mode & 0o777, 0o600)
+  t.equal(statSync(path).mode & 0o777, 0o640 & ~process.umask())
   t.equal(loadOrCreateToken(path, silent), token)
   t.not(loadOrCreateToken(join(dir, 'other'), silent), token)
 })
@@ -33,24 +33,31 @@ t.test('bearer comparison', async (t) => {
   t.notOk(bearerMatches('Bearer ', token))
 })
 
-t.test('a token file others can read is made private, with a warning', async (t) => {
+t.test('a token file others can read, or its group can write, is made owner and group only (0640), with a warning', async (t) => {
   const { chmodSync } = await import('node:fs')
   const dir = tempDir(t)
   const path = join(dir, 'token')
   const lines: Array<Record<string, unknown>> = []
   const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) })
-  for (const mode of [0o644, 0o640, 0o606, 0o660]) {
+  for (const [mode, after] of [
+    [0o644, 0o640],
+    [0o606, 0o600],
+    [0o660, 0o640],
+    [0o666, 0o640],
+  ]) {
     writeFileSync(path, `${'t'.repeat(32)}\n`)
-    chmodSync(path, mode)
+    chmodSync(path, mode as number)
     t.equal(loadOrCreateToken(path, logger), 't'.repeat(32))
-    t.equal(statSync(path).mode & 0o777, 0o600, `mode ${mode.toString(8)} became 600`)
+    t.equal(statSync(path).mode & 0o777, after, `mode ${(mode as number).toString(8)} became ${(after as number).toString(8)}`)
   }
   t.equal(lines.length, 4)
-  t.match(lines[0], { was: '0644', now: '0600', msg: /made private; replace the token/ })
-  chmodSync(path, 0o600)
-  lines.length = 0
-  loadOrCreateToken(path, logger)
-  t.equal(lines.length, 0, 'a private file is read without a word')
+  t.match(lines[0], { was: '0644', now: '0640', msg: /made private; replace the token/ })
+  for (const quiet of [0o600, 0o640]) {
+    chmodSync(path, quiet)
+    lines.length = 0
+    loadOrCreateToken(path, logger)
+    t.equal(lines.length, 0, `a ${quiet.toString(8)} file (deploy users in the group may read it) is read without a word`)
+  }
 })
 
 t.test('a token file that is not a regular file, or is huge, is refused at once', async (t) => {
