@@ -16,6 +16,7 @@ Installs with apt-get, as root, the system packages the tests need:
   prometheus   for promtool, which checks the alert rules and the dashboard's queries
   binutils, lintian  build (strip) and check the single executable and the Debian package
   docker.io, debootstrap     build and run the Docker image (a test starts its own daemon)
+  shellcheck   npm run lint checks every shell script with it
 
 Options:
   --bench   also install what `npm run bench` needs (wrk, ansible)
@@ -40,7 +41,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap)
+packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap shellcheck)
 services=(haproxy tomcat10 prometheus docker docker.socket)
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk ansible)

@@ -29,6 +29,7 @@ step() {
 # find_agentctl EXIT_CODE: sets AGENTCTL_CMD (an array, so that a path with spaces stays one word)
 # to the agentctl of this checkout (built), or of the installed package, or the one on PATH.
 # Call it directly, not in $(...): when none is found the script itself must stop, with EXIT_CODE.
+# shellcheck disable=SC2034 # AGENTCTL_CMD is read by the scripts that source this file
 find_agentctl() {
   if [ -n "${AGENTCTL:-}" ]; then
     read -r -a AGENTCTL_CMD <<<"$AGENTCTL"
