@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { tempDir } from '../helpers/agent.js'
 
 /** How rolling-deploy reads its inventory: each line's words, as its --dry-run plan shows them. */
 
-function plan(t: Parameters<Parameters<typeof t.test>[1]>[0], inventoryText: string) {
+function plan(t: Test, inventoryText: string) {
   const dir = tempDir(t)
   const war = join(dir, 'app.war')
   writeFileSync(war, 'PK\u0003\u0004')
