@@ -12,16 +12,20 @@ Installs with apt-get, as root, the system packages the tests need:
   tomcat10     the application server the agent watches (with a Java runtime)
   tomcat10-admin  its manager application (busy threads and sessions for the drain)
   socat, curl  used by the scripts and tests to talk to sockets and URLs
+  ansible, openssh-server, iproute2
+               the fleet test: Debian's ansible runs the project's role and playbook over
+               ssh to sshd in network namespaces (ip netns)
 
 Options:
-  --bench   also install what `npm run bench` needs (wrk, ansible)
+  --bench   also install what `npm run bench` needs (wrk)
   --check   install nothing: list what is missing and exit 1 if anything is
   --help    this text
 
 Debian's packages start their services on install when systemd runs (and haproxy's init
 script without it, unless a policy-rc.d forbids it); this script stops and disables haproxy
 and tomcat10 again, also on a machine where everything is already installed, so that only
-the tests start them. --check reports such a service as a problem.
+the tests start them. --check reports such a service as a problem. The ssh service that
+openssh-server starts under systemd is left alone (the machine may be reached through it).
 USAGE
 }
 
@@ -36,10 +40,10 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl)
+packages=(haproxy tomcat10 tomcat10-admin socat curl ansible openssh-server iproute2)
 services=(haproxy tomcat10)
 if [ "$want_bench" = 1 ]; then
-  packages+=(wrk ansible)
+  packages+=(wrk)
 fi
 
 missing=()
