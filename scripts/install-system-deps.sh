@@ -17,16 +17,20 @@ Installs with apt-get, as root, the system packages the tests need:
   binutils, lintian  build (strip) and check the single executable and the Debian package
   docker.io, debootstrap     build and run the Docker image (a test starts its own daemon)
   shellcheck   npm run lint checks every shell script with it
+  ansible, openssh-server, iproute2
+               the fleet test: Debian's ansible runs the project's role and playbook over
+               ssh to sshd in network namespaces (ip netns)
 
 Options:
-  --bench   also install what `npm run bench` needs (wrk, ansible)
+  --bench   also install what `npm run bench` needs (wrk)
   --check   install nothing: list what is missing and exit 1 if anything is
   --help    this text
 
 Debian's packages start their services on install when systemd runs (and haproxy's init
 script without it, unless a policy-rc.d forbids it); this script stops and disables haproxy,
-tomcat10 and prometheus again, also on a machine where everything is already installed, so that only
-the tests start them. --check reports such a service as a problem.
+tomcat10, prometheus and docker again, also on a machine where everything is already installed,
+so that only the tests start them. --check reports such a service as a problem. The ssh service
+that openssh-server starts under systemd is left alone (the machine may be reached through it).
 USAGE
 }
 
@@ -41,10 +45,10 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap shellcheck)
+packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap shellcheck ansible openssh-server iproute2)
 services=(haproxy tomcat10 prometheus docker docker.socket)
 if [ "$want_bench" = 1 ]; then
-  packages+=(wrk ansible)
+  packages+=(wrk)
 fi
 
 missing=()
