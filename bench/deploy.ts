@@ -151,7 +151,9 @@ export function stepBreakdown(steps: HostSteps): StepBreakdown {
   const drain = get('pre-deploy: drain and wait until every load balancer confirms')
   const down = get('pre-deploy: down and wait until no load balancer sends traffic')
   const ready = get('post-deploy: ready and wait until every load balancer reports UP')
-  const deployWarSteps = ['stage', 'pre-deploy', 'stop tomcat', 'swap in the new version', 'start tomcat', 'post-deploy'].map((n) => get(`deploy-war: ${n}`))
+  const deployWarSteps = ['stage', 'pre-deploy', 'stop tomcat', 'swap in the new version', 'start tomcat', 'post-deploy'].map((n) =>
+    get(`deploy-war: ${n}`),
+  )
   return {
     drain_s: drain,
     down_s: down,
@@ -161,7 +163,13 @@ export function stepBreakdown(steps: HostSteps): StepBreakdown {
     ready_s: ready,
     // Everything outside the timed commands: bash start-up of deploy-war, pre-deploy and
     // post-deploy, their argument parsing, history pruning, rolling-deploy's own loop.
-    scripts_s: round(steps.total_s - deployWarSteps.reduce((a, b) => a + b, 0) + (get('deploy-war: pre-deploy') - drain - down) + (get('deploy-war: post-deploy') - ready), 3),
+    scripts_s: round(
+      steps.total_s -
+        deployWarSteps.reduce((a, b) => a + b, 0) +
+        (get('deploy-war: pre-deploy') - drain - down) +
+        (get('deploy-war: post-deploy') - ready),
+      3,
+    ),
   }
 }
 

@@ -98,7 +98,18 @@ export async function startAgentProcess(ctx: BenchContext, name: string, extraAr
   const adminPort = await freePort()
   const child = spawn(
     process.execPath,
-    [AGENT_BIN, '--data-dir', dataDir, '--listen', `127.0.0.1:${healthPort}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'warn', ...extraArgs],
+    [
+      AGENT_BIN,
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `127.0.0.1:${healthPort}`,
+      '--admin-listen',
+      `127.0.0.1:${adminPort}`,
+      '--log-level',
+      'warn',
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   // Its warnings (a failed file watcher, say) explain odd figures: passed on, one line each.
@@ -132,7 +143,9 @@ export function rssMb(pid: number): number {
 
 /** CPU time (user + system) a process has used so far, in seconds, from /proc. */
 export function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])
   return ticks / 100
 }

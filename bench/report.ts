@@ -12,12 +12,24 @@ interface Target {
 
 export const TARGETS: Target[] = [
   { key: 'health.ratio', label: 'checks/s vs bare node:http, keep-alive', limit: 0.8, better: 'higher', unit: 'x' },
-  { key: 'health.conn_per_check.ratio', label: 'checks/s vs bare node:http, new HTTP/1.0 connection per check', limit: 0.8, better: 'higher', unit: 'x' },
+  {
+    key: 'health.conn_per_check.ratio',
+    label: 'checks/s vs bare node:http, new HTTP/1.0 connection per check',
+    limit: 0.8,
+    better: 'higher',
+    unit: 'x',
+  },
   { key: 'reaction.api_to_404_p99_ms', label: 'admin API drain to first 404, p99', limit: 5, better: 'lower', unit: 'ms' },
   { key: 'reaction.file_to_404_p99_ms', label: 'state-file write to first 404, p99', limit: 50, better: 'lower', unit: 'ms' },
   { key: 'footprint.rss_idle_mb', label: 'resident memory, idle', limit: 60, better: 'lower', unit: 'MiB' },
   { key: 'footprint.cold_start_ms', label: 'process start to first 200', limit: 500, better: 'lower', unit: 'ms' },
-  { key: 'scale.cpu_pct_1000_lbs', label: 'CPU with 1,000 load balancers checking every 2 s (% of one core)', limit: 10, better: 'lower', unit: '%' },
+  {
+    key: 'scale.cpu_pct_1000_lbs',
+    label: 'CPU with 1,000 load balancers checking every 2 s (% of one core)',
+    limit: 10,
+    better: 'lower',
+    unit: '%',
+  },
   { key: 'roll.overhead_ratio', label: 'rolling deploy time vs its unavoidable parts', limit: 1.15, better: 'lower', unit: 'x' },
   { key: 'peer.ratio', label: 'rolling deploy time, ours vs Ansible haproxy module', limit: 0.5, better: 'lower', unit: 'x' },
 ]
@@ -64,7 +76,19 @@ function rollSection(roll: Row | undefined): string[] {
   ]
   for (const h of hosts) {
     const f = floors.find((x) => x.host === h.host) ?? {}
-    lines.push(row([h.host as string, h.total_s as number, h.drain_s as number, h.down_s as number, h.stop_s as number, h.stage_and_swap_s as number, h.start_s as number, h.ready_s as number, h.scripts_s as number]))
+    lines.push(
+      row([
+        h.host as string,
+        h.total_s as number,
+        h.drain_s as number,
+        h.down_s as number,
+        h.stop_s as number,
+        h.stage_and_swap_s as number,
+        h.start_s as number,
+        h.ready_s as number,
+        h.scripts_s as number,
+      ]),
+    )
     lines.push(
       row([
         `${h.host} floor`,
@@ -115,7 +139,11 @@ function peerSection(peer: Row | undefined): string[] {
   const startup = (ansible.per_host as Row[]).find((h) => !/^t\d+$/.test(String(h.host)))
   const task = (h: Row, match: RegExp) => {
     const tasks = h.tasks as Record<string, number>
-    return fixed(Object.entries(tasks).filter(([k]) => match.test(k)).reduce((a, [, v]) => a + v, 0))
+    return fixed(
+      Object.entries(tasks)
+        .filter(([k]) => match.test(k))
+        .reduce((a, [, v]) => a + v, 0),
+    )
   }
   const settings = ansible.module_settings as Row
   const lines = [
@@ -126,12 +154,38 @@ function peerSection(peer: Row | undefined): string[] {
     '',
     row(['', 'total (s)', 'until every server was UP again (s)', 'failed requests', 'HAProxy econ / eresp']),
     row(['---', '---', '---', '---', '---']),
-    row(['Ansible', peer.ansible_s as number, peer.ansible_until_all_up_s as number, peer.ansible_failed as number, `${((ansible.load as Row).haproxy as Row).econ} / ${((ansible.load as Row).haproxy as Row).eresp}`]),
-    row(['rolling-deploy', peer.agent_s as number, peer.agent_until_all_up_s as number, peer.agent_failed as number, `${((ours.load as Row).haproxy as Row).econ} / ${((ours.load as Row).haproxy as Row).eresp}`]),
+    row([
+      'Ansible',
+      peer.ansible_s as number,
+      peer.ansible_until_all_up_s as number,
+      peer.ansible_failed as number,
+      `${((ansible.load as Row).haproxy as Row).econ} / ${((ansible.load as Row).haproxy as Row).eresp}`,
+    ]),
+    row([
+      'rolling-deploy',
+      peer.agent_s as number,
+      peer.agent_until_all_up_s as number,
+      peer.agent_failed as number,
+      `${((ours.load as Row).haproxy as Row).econ} / ${((ours.load as Row).haproxy as Row).eresp}`,
+    ]),
     '',
     `Per host, seconds (Ansible: from one task's banner to the next, its own overhead included; playbook start-up ${startup?.total_s ?? '-'} s):`,
     '',
-    row(['host', 'Ansible', 'drain + wait', 'disable + wait', 'stop', 'remove + copy WAR', 'start', 'enable + wait', 'ours', 'ours: drain', 'down', 'stop', 'ready']),
+    row([
+      'host',
+      'Ansible',
+      'drain + wait',
+      'disable + wait',
+      'stop',
+      'remove + copy WAR',
+      'start',
+      'enable + wait',
+      'ours',
+      'ours: drain',
+      'down',
+      'stop',
+      'ready',
+    ]),
     row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---']),
   ]
   for (const h of aHosts) {
@@ -156,7 +210,12 @@ function peerSection(peer: Row | undefined): string[] {
   }
   const timeline = ansible.haproxy_timeline as Row[] | undefined
   if (timeline?.length) {
-    lines.push('', "HAProxy's status during the Ansible roll (seconds from just before the load started; the playbook started once the load was served):", '', `\`${timeline.map((c) => `${c.at_s} ${c.server} ${c.status}`).join(' | ')}\``)
+    lines.push(
+      '',
+      "HAProxy's status during the Ansible roll (seconds from just before the load started; the playbook started once the load was served):",
+      '',
+      `\`${timeline.map((c) => `${c.at_s} ${c.server} ${c.status}`).join(' | ')}\``,
+    )
   }
   return lines
 }
@@ -183,8 +242,16 @@ export function renderResults(results: Results, findingsFile?: string): string {
   ]
   for (const target of TARGETS) {
     const value = lookup(results, target.key)
-    const met = value === undefined ? 'not measured' : (target.better === 'higher' ? value >= target.limit : value <= target.limit) ? 'yes' : '**no**'
-    lines.push(row([`${target.label} (\`${target.key}\`)`, `${target.better === 'higher' ? '>=' : '<='} ${target.limit} ${target.unit}`, value === undefined ? undefined : `${value} ${target.unit}`, met]))
+    const met =
+      value === undefined ? 'not measured' : (target.better === 'higher' ? value >= target.limit : value <= target.limit) ? 'yes' : '**no**'
+    lines.push(
+      row([
+        `${target.label} (\`${target.key}\`)`,
+        `${target.better === 'higher' ? '>=' : '<='} ${target.limit} ${target.unit}`,
+        value === undefined ? undefined : `${value} ${target.unit}`,
+        met,
+      ]),
+    )
   }
   if (findingsFile && existsSync(findingsFile)) lines.push('', readFileSync(findingsFile, 'utf8').trimEnd())
   const roll = rollSection(results.roll as Row | undefined)

@@ -37,6 +37,6 @@ export function isAgentError(err: unknown): err is AgentError {
 /** A short, quoted rendering of an arbitrary value for "expected X, got Y" messages. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing'
-  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value)
+  const text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value))
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }

@@ -20,7 +20,8 @@ async function removeStaleSocket(path: string): Promise<void> {
 /** Why a listener could not be opened, as one line naming the address (and, for a second listener, which). */
 export function listenFailure(address: string, err: unknown, what?: string): AgentError {
   const code = (err as NodeJS.ErrnoException).code
-  const hint = code === 'EADDRINUSE' ? 'address already in use (another agent?)' : code === 'EACCES' ? 'permission denied' : (err as Error).message
+  const hint =
+    code === 'EADDRINUSE' ? 'address already in use (another agent?)' : code === 'EACCES' ? 'permission denied' : (err as Error).message
   return new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}${what ? ` (${what})` : ''}: ${hint}`, { cause: err })
 }
 

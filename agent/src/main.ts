@@ -30,7 +30,8 @@ class UsageError extends Error {}
 function parseArgv(argv: string[]) {
   try {
     const cli = parseCommandLine(argv, { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, config: { type: 'string' } })
-    if (cli.positionals.length > 0 && !cli.options.help && !cli.options.version) throw new Error(`unexpected argument "${cli.positionals[0]}" (see --help)`)
+    if (cli.positionals.length > 0 && !cli.options.help && !cli.options.version)
+      throw new Error(`unexpected argument "${cli.positionals[0]}" (see --help)`)
     return cli
   } catch (err) {
     throw new UsageError((err as Error).message, { cause: err })
@@ -99,7 +100,10 @@ function logStarted(config: ResolvedConfig, agent: Agent, started: Awaited<Retur
 function warnIfAdminExposed(config: ResolvedConfig, log: AgentLogger): void {
   const address = parseListenAddress(config.adminListen)
   if (address?.kind === 'tcp' && !isLoopbackHost(address.host)) {
-    log.logger.warn({ adminListen: config.adminListen }, 'admin listener is not on loopback: it is reachable from the network (token still required)')
+    log.logger.warn(
+      { adminListen: config.adminListen },
+      'admin listener is not on loopback: it is reachable from the network (token still required)',
+    )
   }
 }
 

@@ -40,7 +40,8 @@ export const PACKAGE_ROOT: string = BUILD?.standalone ? '' : findPackageRoot()
  */
 export const DEVELOPMENT_CHECKOUT: string | null = PACKAGE_ROOT && existsSync(join(PACKAGE_ROOT, '.git')) ? PACKAGE_ROOT : null
 
-const pkg: { name: string; version: string } = BUILD ?? (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string; version: string })
+const pkg: { name: string; version: string } =
+  BUILD ?? (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string; version: string })
 
 export const PACKAGE_NAME = pkg.name
 export const PACKAGE_VERSION = pkg.version

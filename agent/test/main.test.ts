@@ -13,7 +13,14 @@ t.test('--help and --version', async (t) => {
   const help = await runBin(AGENT_BIN, ['--help'])
   t.equal(help.code, 0)
   t.match(help.stdout, /Usage: health-agent/)
-  for (const flag of ['--state-file PATH', '--listen HOST:PORT', '--admin-listen HOST:PORT', '--token-file PATH', '--check-path PATH', 'HEALTH_AGENT_STATE_FILE']) {
+  for (const flag of [
+    '--state-file PATH',
+    '--listen HOST:PORT',
+    '--admin-listen HOST:PORT',
+    '--token-file PATH',
+    '--check-path PATH',
+    'HEALTH_AGENT_STATE_FILE',
+  ]) {
     t.match(help.stdout, flag)
   }
   const version = await runBin(AGENT_BIN, ['--version'])
@@ -24,7 +31,12 @@ t.test('a bad setting stops the agent with one line and exit code 78; a bad comm
   const dir = tempDir(t)
   const cases: Array<[string[], Record<string, string>, RegExp, number]> = [
     [['--listen', 'nowhere'], {}, /^health-agent: invalid listen \(--listen\): expected HOST:PORT .* got "nowhere"\n$/, 78],
-    [[], { HEALTH_AGENT_INITIAL_STATE: 'up' }, /^health-agent: invalid initialState \(HEALTH_AGENT_INITIAL_STATE\): expected one of ready, drain, down, got "up"\n$/, 78],
+    [
+      [],
+      { HEALTH_AGENT_INITIAL_STATE: 'up' },
+      /^health-agent: invalid initialState \(HEALTH_AGENT_INITIAL_STATE\): expected one of ready, drain, down, got "up"\n$/,
+      78,
+    ],
     [['--no-such-flag'], {}, /^health-agent: Unknown option '--no-such-flag'.*\(see --help\)\n$/, 2],
     [['--config', join(dir, 'missing.yaml')], {}, /^health-agent: cannot read config file .*missing\.yaml/, 78],
     [['stray'], {}, /^health-agent: unexpected argument "stray"/, 2],
@@ -55,7 +67,10 @@ t.test('a restarted agent answers what the file says; SIGTERM closes cleanly', a
 
   const second = await spawnAgent(t, ['--data-dir', dir, '--initial-state', 'ready'])
   t.equal(await check(second.healthPort), 404, 'still drained after the restart')
-  t.match(second.logs().find((l) => l.msg === 'admin state read from the state file'), { state: 'drain', reason: 'before restart' })
+  t.match(
+    second.logs().find((l) => l.msg === 'admin state read from the state file'),
+    { state: 'drain', reason: 'before restart' },
+  )
   t.equal(await second.stop('SIGINT'), 0, 'exit code 0 on SIGINT')
 })
 
@@ -81,7 +96,11 @@ t.test('--log-file writes JSON lines to a file, reopened on SIGHUP', async (t) =
   const dir = tempDir(t)
   const logFile = join(dir, 'agent.log')
   const { spawn } = await import('node:child_process')
-  const child = spawn(process.execPath, [AGENT_BIN, '--data-dir', dir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-file', logFile], { stdio: 'ignore' })
+  const child = spawn(
+    process.execPath,
+    [AGENT_BIN, '--data-dir', dir, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--log-file', logFile],
+    { stdio: 'ignore' },
+  )
   const exited = new Promise((resolve) => child.on('exit', resolve))
   t.teardown(async () => {
     child.kill('SIGKILL')
@@ -89,7 +108,10 @@ t.test('--log-file writes JSON lines to a file, reopened on SIGHUP', async (t) =
   })
   const lines = () => {
     try {
-      return readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+      return readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
     } catch {
       return []
     }

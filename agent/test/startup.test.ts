@@ -12,9 +12,19 @@ t.test('a port in use: one line naming the address, exit 75, and the fresh data 
   const dir = tempDir(t)
   const first = await spawnAgent(t, ['--data-dir', join(dir, 'first')])
   const fresh = join(dir, 'fresh')
-  const result = await runBin(AGENT_BIN, ['--data-dir', fresh, '--listen', `127.0.0.1:${first.healthPort}`, '--admin-listen', '127.0.0.1:0'])
+  const result = await runBin(AGENT_BIN, [
+    '--data-dir',
+    fresh,
+    '--listen',
+    `127.0.0.1:${first.healthPort}`,
+    '--admin-listen',
+    '127.0.0.1:0',
+  ])
   t.equal(result.code, 75)
-  t.match(result.stderr, new RegExp(`^health-agent: cannot listen on 127\\.0\\.0\\.1:${first.healthPort}: address already in use \\(another agent\\?\\)\\n$`))
+  t.match(
+    result.stderr,
+    new RegExp(`^health-agent: cannot listen on 127\\.0\\.0\\.1:${first.healthPort}: address already in use \\(another agent\\?\\)\\n$`),
+  )
   t.notOk(existsSync(fresh), 'no half-made data dir: no token, no state file')
 })
 
@@ -35,7 +45,10 @@ t.test('a data dir that cannot be made: one line naming it, exit 73', async (t) 
   writeFileSync(join(dir, 'file'), '')
   const result = await runBin(AGENT_BIN, ['--data-dir', join(dir, 'file/data'), ...loopback])
   t.equal(result.code, 73)
-  t.match(result.stderr, /^health-agent: data dir .*file\/data is not writable \(ENOTDIR\): give it to the agent's user, or set HEALTH_AGENT_DATA_DIR\n$/)
+  t.match(
+    result.stderr,
+    /^health-agent: data dir .*file\/data is not writable \(ENOTDIR\): give it to the agent's user, or set HEALTH_AGENT_DATA_DIR\n$/,
+  )
 })
 
 t.test('a data dir the agent user may not write in: exit 73, nothing made', async (t) => {
@@ -48,7 +61,11 @@ t.test('a data dir the agent user may not write in: exit 73, nothing made', asyn
   const asRoot = process.getuid?.() === 0
   if (!asRoot) chmodSync(data, 0o555)
   const command = asRoot ? ['runuser', '-u', 'nobody', '--', process.execPath] : [process.execPath]
-  const result = spawnSync(command[0] as string, [...command.slice(1), requireBuilt(AGENT_BIN), '--data-dir', data, ...loopback], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 })
+  const result = spawnSync(command[0] as string, [...command.slice(1), requireBuilt(AGENT_BIN), '--data-dir', data, ...loopback], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+    timeout: 60_000,
+  })
   t.equal(result.status, 73, result.stderr)
   t.match(result.stderr, /^health-agent: data dir .*\/data is not writable \(EACCES\)/)
   t.same(readdirSync(data), [])

@@ -1,6 +1,17 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { AGENT_BIN, freePort, median, requireCommand, round, rssMb, startAgentProcess, stopChild, until, type BenchContext } from '../lib.js'
+import {
+  AGENT_BIN,
+  freePort,
+  median,
+  requireCommand,
+  round,
+  rssMb,
+  startAgentProcess,
+  stopChild,
+  until,
+  type BenchContext,
+} from '../lib.js'
 import { runWrk } from '../wrk.js'
 
 const COLD_STARTS = 5
@@ -11,7 +22,17 @@ async function coldStartMs(ctx: BenchContext, i: number): Promise<number> {
   const started = performance.now()
   const child = spawn(
     process.execPath,
-    [AGENT_BIN, '--data-dir', join(ctx.tmp, `cold-${i}`), '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${admin}`, '--log-level', 'warn'],
+    [
+      AGENT_BIN,
+      '--data-dir',
+      join(ctx.tmp, `cold-${i}`),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--admin-listen',
+      `127.0.0.1:${admin}`,
+      '--log-level',
+      'warn',
+    ],
     { stdio: 'ignore' },
   )
   try {

@@ -24,7 +24,13 @@ async function measured(ctx: BenchContext, pid: number, url: string, http10: boo
   return { ...result, cpuUs: ((cpuSeconds(pid) - before) * 1e6) / result.requests }
 }
 
-async function compare(ctx: BenchContext, agentUrl: string, baselineUrl: string, pids: { agent: number; baseline: number }, http10: boolean) {
+async function compare(
+  ctx: BenchContext,
+  agentUrl: string,
+  baselineUrl: string,
+  pids: { agent: number; baseline: number },
+  http10: boolean,
+) {
   const agent: Array<WrkResult & { cpuUs: number }> = []
   const baseline: Array<WrkResult & { cpuUs: number }> = []
   // Alternate the two servers so that a noisy moment hurts both alike.

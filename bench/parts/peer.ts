@@ -3,7 +3,18 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../agent/src/package-info.js'
 import { startStack, writeAppWar, type Stack } from '../../agent/test/e2e/stack.js'
-import { allUp, loadSummary, parseDeploySteps, servedVersions, stepBreakdown, timedRollingDeploy, underLoad, watchStatuses, type StatusChange, type TimedLine } from '../deploy.js'
+import {
+  allUp,
+  loadSummary,
+  parseDeploySteps,
+  servedVersions,
+  stepBreakdown,
+  timedRollingDeploy,
+  underLoad,
+  watchStatuses,
+  type StatusChange,
+  type TimedLine,
+} from '../deploy.js'
 import { registrar, requireCommand, round, type BenchContext } from '../lib.js'
 
 const PLAYBOOK = join(PACKAGE_ROOT, 'bench/ansible/roll.yml')
@@ -190,7 +201,12 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
       version: versionLine('ansible-playbook', ['--version']).split('\n')[0],
       community_general: communityGeneral,
       playbook: 'bench/ansible/roll.yml (+ host.yml), ansible-playbook -i localhost, -c local, gather_facts false',
-      module_settings: { ...MODULE_SETTINGS, drain_task: 'state drain, drain true, wait true', disable_task: 'state disabled, wait true', enable_task: 'state enabled, wait true' },
+      module_settings: {
+        ...MODULE_SETTINGS,
+        drain_task: 'state drain, drain true, wait true',
+        disable_task: 'state disabled, wait true',
+        enable_task: 'state enabled, wait true',
+      },
       per_host: taskTimes(ansible.result),
       load: loadSummary(ansible),
       haproxy_timeline: ansibleTimeline.map(({ at_s, server, status }) => ({ at_s, server, status })),

@@ -5,7 +5,14 @@ import { percentile, round, startAgentProcess, type BenchContext } from '../lib.
 
 const FLIPS = 200
 
-function call(agent: Agent, port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<number> {
+function call(
+  agent: Agent,
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
       res.resume()

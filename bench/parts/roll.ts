@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { CHECK, SLOW_MS, startStack, startTomcatDaemon, stopTomcatDaemon, writeAppWar, type Stack, type StackHost } from '../../agent/test/e2e/stack.js'
+import {
+  CHECK,
+  SLOW_MS,
+  startStack,
+  startTomcatDaemon,
+  stopTomcatDaemon,
+  writeAppWar,
+  type Stack,
+  type StackHost,
+} from '../../agent/test/e2e/stack.js'
 import { AGENTCTL_BIN } from '../../agent/test/helpers/cli.js'
 import { httpRequest } from '../../agent/test/helpers/http.js'
 import { waitFor } from '../../agent/test/helpers/wait.js'
@@ -119,7 +128,12 @@ async function bareRestart(stack: Stack, host: StackHost, war: string): Promise<
   const startS = (performance.now() - started) / 1000
   await allUp(stack)
   const warmup = (await agentStatus(host)).tomcat.warmup
-  return { host: host.name, stop_s: round(stopS, 3), start_to_first_200_s: round(startS, 3), warmup_s: round((warmup?.elapsedMs ?? 0) / 1000, 3) }
+  return {
+    host: host.name,
+    stop_s: round(stopS, 3),
+    start_to_first_200_s: round(startS, 3),
+    warmup_s: round((warmup?.elapsedMs ?? 0) / 1000, 3),
+  }
 }
 
 function wallSeconds(command: string, args: string[]): Promise<number> {
@@ -127,7 +141,9 @@ function wallSeconds(command: string, args: string[]): Promise<number> {
     const started = performance.now()
     const child = spawn(command, args, { stdio: 'ignore' })
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} ${args.join(' ')} exited ${code}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`${command} ${args.join(' ')} exited ${code}`)),
+    )
   })
 }
 
@@ -136,7 +152,9 @@ async function agentctlStartup(host: StackHost): Promise<{ agentctl_status_s: nu
   const status: number[] = []
   const bare: number[] = []
   for (let i = 0; i < SAMPLES; i++) {
-    status.push(await wallSeconds(process.execPath, [AGENTCTL_BIN, 'status', '--agent', host.agent.adminUrl, '--token-file', host.tokenFile]))
+    status.push(
+      await wallSeconds(process.execPath, [AGENTCTL_BIN, 'status', '--agent', host.agent.adminUrl, '--token-file', host.tokenFile]),
+    )
     bare.push(await wallSeconds(process.execPath, ['-e', '0']))
   }
   return { agentctl_status_s: round(median(status), 3), node_bare_s: round(median(bare), 3) }
@@ -180,7 +198,11 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const riseS = (CHECK.rise * CHECK.fastinter) / 1000
   const unavoidable = bare.map((b, i) => {
     const warmupS = warmups[i] as number
-    return { ...b, warmup_roll_s: round(warmupS, 3), sum_s: round(inFlightS + checkIntervalS + b.stop_s + b.start_to_first_200_s + warmupS + riseS, 3) }
+    return {
+      ...b,
+      warmup_roll_s: round(warmupS, 3),
+      sum_s: round(inFlightS + checkIntervalS + b.stop_s + b.start_to_first_200_s + warmupS + riseS, 3),
+    }
   })
   const theoreticalS = unavoidable.reduce((a, u) => a + u.sum_s, 0)
   const hostSteps = parseDeploySteps(deploy.lines)
@@ -217,7 +239,8 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
       check_interval_s: checkIntervalS,
       rise_x_fastinter_s: riseS,
       per_host: unavoidable,
-      formula: 'per host: longest in-flight request + one check interval + Tomcat stop + start to first 200 + warm-up (the roll\'s, from the agent) + rise x fastinter; summed over the hosts',
+      formula:
+        "per host: longest in-flight request + one check interval + Tomcat stop + start to first 200 + warm-up (the roll's, from the agent) + rise x fastinter; summed over the hosts",
     },
     per_host: perHost,
     agentctl: {

@@ -23,14 +23,17 @@ async function measure(ctx: BenchContext, pid: number, port: number, lbs: number
   let sent = 0
   // Spread the LBs' phases over the interval, as independent HAProxies would be.
   for (let lb = 0; lb < lbs; lb++) {
-    const start = setTimeout(() => {
-      const tick = () => {
-        sent++
-        void check(port, lb)
-      }
-      tick()
-      timers.push(setInterval(tick, INTERVAL_MS))
-    }, (lb * INTERVAL_MS) / lbs)
+    const start = setTimeout(
+      () => {
+        const tick = () => {
+          sent++
+          void check(port, lb)
+        }
+        tick()
+        timers.push(setInterval(tick, INTERVAL_MS))
+      },
+      (lb * INTERVAL_MS) / lbs,
+    )
     timers.push(start)
   }
   ctx.cleanups.push(() => timers.forEach((timer) => clearTimeout(timer)))

@@ -2,7 +2,18 @@
 // dpkg-deb: the layout, maintainer scripts and texts are in packaging/deb/, the units in
 // scripts/systemd/. Man pages are made from the commands' own --help.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join } from 'node:path'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
@@ -73,13 +84,29 @@ export function buildDeb(binary = buildSea()) {
 
   put(tree, 'lib/systemd/system/tomcat-health-agent.service', readFileSync(join(ROOT, 'scripts/systemd/tomcat-health-agent.service')))
   // Installed, not enabled: README.md says how to link it into /etc/systemd/system/tomcat10.service.d/.
-  put(tree, `usr/share/${name}/systemd/tomcat10.service.d/health-agent.conf`, readFileSync(join(ROOT, 'scripts/systemd/tomcat10.service.d/health-agent.conf')))
+  put(
+    tree,
+    `usr/share/${name}/systemd/tomcat10.service.d/health-agent.conf`,
+    readFileSync(join(ROOT, 'scripts/systemd/tomcat10.service.d/health-agent.conf')),
+  )
   put(tree, 'etc/default/tomcat-health-agent', readFileSync(join(HERE, 'default')))
 
   const help = (args) => run(binary, args)
-  put(tree, 'usr/share/man/man1/health-agent.1.gz', gzip(manPage('health-agent', 'answers the load balancers\' health check for one Tomcat', help(['health-agent', '--help']))))
-  put(tree, 'usr/share/man/man1/agentctl.1.gz', gzip(manPage('agentctl', 'reads and sets the admin state of a tomcat-health-agent', help(['agentctl', '--help']))))
-  put(tree, 'usr/share/man/man1/tomcat-health-agent.1.gz', gzip(manPage('tomcat-health-agent', 'health-agent and agentctl in one executable', help(['--help']))))
+  put(
+    tree,
+    'usr/share/man/man1/health-agent.1.gz',
+    gzip(manPage('health-agent', "answers the load balancers' health check for one Tomcat", help(['health-agent', '--help']))),
+  )
+  put(
+    tree,
+    'usr/share/man/man1/agentctl.1.gz',
+    gzip(manPage('agentctl', 'reads and sets the admin state of a tomcat-health-agent', help(['agentctl', '--help']))),
+  )
+  put(
+    tree,
+    'usr/share/man/man1/tomcat-health-agent.1.gz',
+    gzip(manPage('tomcat-health-agent', 'health-agent and agentctl in one executable', help(['--help']))),
+  )
 
   put(tree, `${doc}/copyright`, readFileSync(join(HERE, 'copyright')))
   put(tree, `${doc}/changelog.gz`, gzip(changelog()))
@@ -88,7 +115,9 @@ export function buildDeb(binary = buildSea()) {
   put(tree, `usr/share/lintian/overrides/${name}`, readFileSync(join(HERE, 'lintian-overrides')))
 
   const md5sums = run('sh', ['-c', "find . -type f ! -path './etc/*' -printf '%P\\0' | sort -z | xargs -0 md5sum"], { cwd: tree })
-  const control = readFileSync(join(HERE, 'control'), 'utf8').replace('@VERSION@', version).replace('@INSTALLED_SIZE@', String(duKiB(tree)))
+  const control = readFileSync(join(HERE, 'control'), 'utf8')
+    .replace('@VERSION@', version)
+    .replace('@INSTALLED_SIZE@', String(duKiB(tree)))
   put(tree, 'DEBIAN/control', control)
   put(tree, 'DEBIAN/md5sums', md5sums)
   put(tree, 'DEBIAN/conffiles', '/etc/default/tomcat-health-agent\n')

@@ -40,7 +40,10 @@ function runtime() {
   const node = join(CACHE, RUNTIME.version, 'node')
   if (existsSync(node) && existsSync(runtimeLicense())) return node
   mkdirSync(CACHE, { recursive: true })
-  if (!existsSync(tarball)) run('npm', ['pack', `${RUNTIME.package}@${RUNTIME.version}`, '--pack-destination', CACHE, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  if (!existsSync(tarball))
+    run('npm', ['pack', `${RUNTIME.package}@${RUNTIME.version}`, '--pack-destination', CACHE, '--silent'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`
   if (integrity !== RUNTIME.integrity) {
     rmSync(tarball)
@@ -60,7 +63,13 @@ export function buildSea() {
   const config = join(OUT, 'sea-config.json')
   writeFileSync(
     config,
-    JSON.stringify({ main: join(OUT, 'tomcat-health-agent.cjs'), output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true }),
+    JSON.stringify({
+      main: join(OUT, 'tomcat-health-agent.cjs'),
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useSnapshot: false,
+      useCodeCache: true,
+    }),
   )
   // The blob (and its code cache) must come from the runtime it will run in.
   run(node, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] })

@@ -36,7 +36,7 @@ export class AgentCheckMetrics {
     })
     new Gauge({
       name: `${PREFIX}weight_percent`,
-      help: 'Weight in the agent-check answer, in percent of the server\'s HAProxy weight (ramp, override or 100)',
+      help: "Weight in the agent-check answer, in percent of the server's HAProxy weight (ramp, override or 100)",
       registers: [registry],
       collect() {
         this.set(weight().percent)
@@ -52,7 +52,7 @@ export class AgentCheckMetrics {
     })
     new Gauge({
       name: `${PREFIX}weight_override_active`,
-      help: '1 while an operator\'s weight override (agentctl weight) is in force, 0 otherwise',
+      help: "1 while an operator's weight override (agentctl weight) is in force, 0 otherwise",
       registers: [registry],
       collect() {
         this.set(weight().override ? 1 : 0)

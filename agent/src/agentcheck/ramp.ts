@@ -1,4 +1,3 @@
-
 import type { RampSettings } from '../protocol/status.js'
 export type { RampSettings }
 export interface RampPosition {

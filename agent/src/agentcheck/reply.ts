@@ -66,8 +66,7 @@ export function agentReply(inputs: ReplyInputs): AgentReply {
   const word = wordFor(inputs.verdict)
   const weight = `${clampPercent(inputs.weightPercent)}%`
   const words = word === 'ready' ? ['ready', 'up', weight] : [word, weight]
-  const note =
-    word === 'ready' ? inputs.weightNote : word === 'down' ? (inputs.verdict.why ?? inputs.adminReason) : inputs.adminReason
+  const note = word === 'ready' ? inputs.weightNote : word === 'down' ? (inputs.verdict.why ?? inputs.adminReason) : inputs.adminReason
   const description = sanitizeDescription(note)
   // `#` must begin a word of its own: HAProxy reads everything after it as the description.
   if (description) words.push(`#${description}`)

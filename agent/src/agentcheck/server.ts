@@ -11,7 +11,6 @@ export type { AgentCheckStatus }
 /** `agent-send` is a short string; a peer that sends more than this is not HAProxy. */
 export const MAX_INCOMING_BYTES = 4096
 
-
 export interface AgentCheckServerOptions {
   /** Computes the answer; called once per connection, so it must not wait. */
   reply: () => AgentReply
@@ -94,7 +93,8 @@ export class AgentCheckServer {
   /** Listens on `HOST:PORT` (port 0 for any) and returns the address bound. */
   async listen(address: string): Promise<{ kind: 'tcp'; host: string; port: number }> {
     const parsed = parseListenAddress(address)
-    if (!parsed || parsed.kind !== 'tcp') throw new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}: the agent check needs HOST:PORT`)
+    if (!parsed || parsed.kind !== 'tcp')
+      throw new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}: the agent check needs HOST:PORT`)
     await new Promise<void>((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException) => reject(listenFailure(address, err, 'agent check'))
       this.server.once('error', fail)

@@ -4,11 +4,7 @@ import { writeFileAtomic } from '../state/atomic-write.js'
 import type { WeightOverride } from '../protocol/status.js'
 export type { WeightOverride }
 
-
-
-export type WeightFileRead =
-  | { ok: true; override: WeightOverride | null }
-  | { ok: false; error: string }
+export type WeightFileRead = { ok: true; override: WeightOverride | null } | { ok: false; error: string }
 
 function isTime(value: unknown): value is string {
   return typeof value === 'string' && !Number.isNaN(Date.parse(value))
@@ -32,9 +28,13 @@ export function parseWeightFile(text: string): WeightFileRead {
   if (typeof value !== 'object' || Array.isArray(value)) return { ok: false, error: 'expected a JSON object' }
   const percent = o.percent
   if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < MIN_OVERRIDE_PERCENT || percent > MAX_OVERRIDE_PERCENT) {
-    return { ok: false, error: `"percent": expected an integer from ${MIN_OVERRIDE_PERCENT} to ${MAX_OVERRIDE_PERCENT}, got ${JSON.stringify(percent)}` }
+    return {
+      ok: false,
+      error: `"percent": expected an integer from ${MIN_OVERRIDE_PERCENT} to ${MAX_OVERRIDE_PERCENT}, got ${JSON.stringify(percent)}`,
+    }
   }
-  if (!(o.until === null || isTime(o.until))) return { ok: false, error: `"until": expected an ISO time or null, got ${JSON.stringify(o.until)}` }
+  if (!(o.until === null || isTime(o.until)))
+    return { ok: false, error: `"until": expected an ISO time or null, got ${JSON.stringify(o.until)}` }
   if (!isTime(o.since)) return { ok: false, error: `"since": expected an ISO time, got ${JSON.stringify(o.since)}` }
   if (!optionalString(o.reason) || !optionalString(o.by)) return { ok: false, error: '"reason" and "by": expected strings or null' }
   return { ok: true, override: { percent, until: o.until, reason: o.reason, by: o.by, since: o.since } }

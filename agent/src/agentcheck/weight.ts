@@ -8,8 +8,6 @@ import { WeightFile, type WeightOverride } from './weight-file.js'
 import type { WeightSource, WeightStatus } from '../protocol/status.js'
 export type { WeightSource, WeightStatus }
 
-
-
 export interface WeightNow {
   percent: number
   source: WeightSource
@@ -71,7 +69,10 @@ export class WeightController {
       return
     }
     this.armExpiry()
-    this.log.info({ percent: read.override.percent, until: read.override.until, by: read.override.by }, `weight override ${read.override.percent}% restored from ${this.file.path}`)
+    this.log.info(
+      { percent: read.override.percent, until: read.override.until, by: read.override.by },
+      `weight override ${read.override.percent}% restored from ${this.file.path}`,
+    )
   }
 
   close(): void {
@@ -109,7 +110,10 @@ export class WeightController {
       this.log.info('weight ramp done: 100%')
     }, durationMs)
     this.rampEndTimer.unref()
-    this.log.info({ why, startPercent, durationMs, steps }, `weight ramp started (${why}): ${startPercent}% to 100% in ${steps} steps over ${durationMs} ms`)
+    this.log.info(
+      { why, startPercent, durationMs, steps },
+      `weight ramp started (${why}): ${startPercent}% to 100% in ${steps} steps over ${durationMs} ms`,
+    )
   }
 
   private stopRamp(): void {
@@ -131,7 +135,11 @@ export class WeightController {
     const override = this.activeOverride()
     if (override) {
       const until = override.until ? ` until ${override.until}` : ''
-      return { percent: override.percent, source: 'override', note: `weight override${until}${override.reason ? `: ${override.reason}` : ''}` }
+      return {
+        percent: override.percent,
+        source: 'override',
+        note: `weight override${until}${override.reason ? `: ${override.reason}` : ''}`,
+      }
     }
     const { startPercent, durationMs } = this.options.ramp
     const ramps = durationMs > 0 && startPercent < 100
@@ -190,7 +198,10 @@ export class WeightController {
       this.fileProblem = null
       this.armExpiry()
       this.audit(previous, override, 'api', override)
-      this.log.info({ percent, until: override.until, reason: override.reason, by: override.by }, `weight override set: ${percent}%${override.until ? ` until ${override.until}` : ''}`)
+      this.log.info(
+        { percent, until: override.until, reason: override.reason, by: override.by },
+        `weight override set: ${percent}%${override.until ? ` until ${override.until}` : ''}`,
+      )
       return override
     })
   }
@@ -209,7 +220,10 @@ export class WeightController {
     this.expiryTimer = null
     if (!previous) return null
     this.audit(previous, null, source, { until: null, reason: who.reason ?? null, by: who.by ?? null })
-    this.log.info({ percent: previous.percent, source, reason: who.reason, by: who.by }, `weight override ${previous.percent}% ${source === 'expired' ? 'expired' : 'cleared'}`)
+    this.log.info(
+      { percent: previous.percent, source, reason: who.reason, by: who.by },
+      `weight override ${previous.percent}% ${source === 'expired' ? 'expired' : 'cleared'}`,
+    )
     return previous
   }
 
@@ -222,13 +236,21 @@ export class WeightController {
     this.expiryTimer = setTimeout(() => {
       this.expiryTimer = null
       this.serialize(() => this.endOverride('expired', { reason: 'expired', by: 'health-agent' })).catch((err: unknown) =>
-        this.log.error({ err, file: this.file.path }, 'could not remove the expired weight override file; the override is no longer applied'),
+        this.log.error(
+          { err, file: this.file.path },
+          'could not remove the expired weight override file; the override is no longer applied',
+        ),
       )
     }, delay)
     this.expiryTimer.unref()
   }
 
-  private audit(from: WeightOverride | null, to: WeightOverride | null, source: 'api' | 'expired', who: Pick<WeightOverride, 'until' | 'reason' | 'by'>): void {
+  private audit(
+    from: WeightOverride | null,
+    to: WeightOverride | null,
+    source: 'api' | 'expired',
+    who: Pick<WeightOverride, 'until' | 'reason' | 'by'>,
+  ): void {
     this.options.audit.append({
       time: new Date(this.now()).toISOString(),
       kind: 'weight',

@@ -51,7 +51,10 @@ export function callAgent<T>(
   timeoutMs: number,
 ): Promise<T> {
   const payload = body === undefined ? undefined : JSON.stringify(body)
-  const target = 'socketPath' in endpoint ? { socketPath: endpoint.socketPath, path } : { host: endpoint.host, port: endpoint.port, path: endpoint.base + path }
+  const target =
+    'socketPath' in endpoint
+      ? { socketPath: endpoint.socketPath, path }
+      : { host: endpoint.host, port: endpoint.port, path: endpoint.base + path }
   return new Promise<T>((resolve, reject) => {
     const req = request(
       {
@@ -67,14 +70,22 @@ export function callAgent<T>(
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`, null, { cause: err })))
+        res.on('error', (err) =>
+          reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`, null, { cause: err })),
+        )
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8')
           let json: unknown
           try {
             json = JSON.parse(text)
           } catch {
-            reject(new ClientError('failed', `${describeEndpoint(endpoint)} answered HTTP ${res.statusCode} with a body that is not JSON: ${text.slice(0, 120)}`, res.statusCode ?? null))
+            reject(
+              new ClientError(
+                'failed',
+                `${describeEndpoint(endpoint)} answered HTTP ${res.statusCode} with a body that is not JSON: ${text.slice(0, 120)}`,
+                res.statusCode ?? null,
+              ),
+            )
             return
           }
           const status = res.statusCode ?? 0
@@ -89,7 +100,11 @@ export function callAgent<T>(
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
     req.on('error', (err: NodeJS.ErrnoException) => {
       const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is the agent running? see --agent)' : ''
-      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`, null, { cause: err }))
+      reject(
+        new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`, null, {
+          cause: err,
+        }),
+      )
     })
     req.end(payload)
   })
@@ -106,7 +121,10 @@ export function streamAgent(
   onLine: (value: unknown) => void,
   idleTimeoutMs: number,
 ): Promise<void> {
-  const target = 'socketPath' in endpoint ? { socketPath: endpoint.socketPath, path } : { host: endpoint.host, port: endpoint.port, path: endpoint.base + path }
+  const target =
+    'socketPath' in endpoint
+      ? { socketPath: endpoint.socketPath, path }
+      : { host: endpoint.host, port: endpoint.port, path: endpoint.base + path }
   return new Promise<void>((resolve, reject) => {
     const req = request(
       { ...target, method: 'GET', headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' }, timeout: idleTimeoutMs },
@@ -133,7 +151,9 @@ export function streamAgent(
             onLine(value)
           }
         })
-        res.on('error', (err) => reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`, null, { cause: err })))
+        res.on('error', (err) =>
+          reject(new ClientError('unreachable', `connection to ${describeEndpoint(endpoint)} broke: ${err.message}`, null, { cause: err })),
+        )
         res.on('end', () => {
           if (status >= 200 && status < 300) return resolve()
           let message = buffer
@@ -149,7 +169,11 @@ export function streamAgent(
     req.on('timeout', () => req.destroy(new Error(`nothing from the agent for ${idleTimeoutMs} ms`)))
     req.on('error', (err: NodeJS.ErrnoException) => {
       const hint = err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? ' (is the agent running? see --agent)' : ''
-      reject(new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`, null, { cause: err }))
+      reject(
+        new ClientError('unreachable', `cannot reach the agent at ${describeEndpoint(endpoint)}: ${err.code ?? err.message}${hint}`, null, {
+          cause: err,
+        }),
+      )
     })
     req.end()
   })

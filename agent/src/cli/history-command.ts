@@ -10,7 +10,8 @@ export function historyQuery(since: string | undefined, limit: string | undefine
   if (since !== undefined) {
     const back = parseDuration(since)
     const at = back !== null ? now - back * 1000 : Date.parse(since)
-    if (Number.isNaN(at)) throw new UsageError(`--since: expected an ISO time (2026-11-30T08:00:00Z) or a duration back from now (90m, 2h, 1d), got "${since}"`)
+    if (Number.isNaN(at))
+      throw new UsageError(`--since: expected an ISO time (2026-11-30T08:00:00Z) or a duration back from now (90m, 2h, 1d), got "${since}"`)
     params.set('since', new Date(at).toISOString())
   }
   if (limit !== undefined) {

@@ -10,10 +10,14 @@ function seconds(ms: number): string {
 
 /** What is left that is not a load balancer's own line: missing expected ones, Tomcat, the agent's start. */
 function otherBlockers(c: Confirmation): string[] {
-  const lines = c.missing.filter((name) => !c.loadBalancers.some((lb) => lb.lb === name)).map((name) => `${name.padEnd(24)} expected, has not checked`)
+  const lines = c.missing
+    .filter((name) => !c.loadBalancers.some((lb) => lb.lb === name))
+    .map((name) => `${name.padEnd(24)} expected, has not checked`)
   if (c.tomcat) {
     const t = c.tomcat
-    lines.push(`${'tomcat'.padEnd(24)} busy=${t.busyThreads ?? '?'} sessions=${t.sessions ?? '?'}${t.maxSessions === null ? '' : `/${t.maxSessions}`}  ${t.confirmed ? 'ok' : `waiting: ${t.why}`}`)
+    lines.push(
+      `${'tomcat'.padEnd(24)} busy=${t.busyThreads ?? '?'} sessions=${t.sessions ?? '?'}${t.maxSessions === null ? '' : `/${t.maxSessions}`}  ${t.confirmed ? 'ok' : `waiting: ${t.why}`}`,
+    )
   }
   if (c.loadBalancers.length === 0 && c.missing.length === 0 && c.why) lines.push(c.why)
   return lines
@@ -30,7 +34,10 @@ export function ttyBlock(event: WaitEvent, limits: string, extraAgeMs = 0): stri
 /** One line for a log: `[6.0s] waiting for drained: lb1 be/s1 NOLB scur=1 (0.1s ago); lb2 ...` */
 export function plainLine(event: WaitEvent): string {
   const c = event.confirmation
-  const lbs = c?.loadBalancers.map((lb) => `${lbName(lb)} ${lb.status}${lb.scur === null ? '' : ` scur=${lb.scur}`} (${seconds(lb.ageMs)} ago${lb.stale ? ', stale' : ''})`)
+  const lbs = c?.loadBalancers.map(
+    (lb) =>
+      `${lbName(lb)} ${lb.status}${lb.scur === null ? '' : ` scur=${lb.scur}`} (${seconds(lb.ageMs)} ago${lb.stale ? ', stale' : ''})`,
+  )
   const rest = c ? otherBlockers(c) : []
   return `[${seconds(event.elapsedMs)}] waiting for ${event.goal}: ${[...(lbs ?? []), ...rest].join('; ') || 'no load balancer seen'}`
 }

@@ -40,9 +40,15 @@ export function parseWeightArgs(args: string[], forText: string | undefined): We
 }
 
 /** The request body for the admin API. */
-export function weightRequest(command: WeightCommand, who: { reason?: string; by: string }): { method: 'PUT' | 'DELETE'; body: Record<string, unknown> } {
+export function weightRequest(
+  command: WeightCommand,
+  who: { reason?: string; by: string },
+): { method: 'PUT' | 'DELETE'; body: Record<string, unknown> } {
   if (command.action === 'clear') return { method: 'DELETE', body: { reason: who.reason, by: who.by } }
-  return { method: 'PUT', body: { weight: `${command.percent}%`, expiresInSeconds: command.expiresInSeconds, reason: who.reason, by: who.by } }
+  return {
+    method: 'PUT',
+    body: { weight: `${command.percent}%`, expiresInSeconds: command.expiresInSeconds, reason: who.reason, by: who.by },
+  }
 }
 
 export function describeWeightChange(command: WeightCommand, after: AgentStatus): string {

@@ -19,7 +19,11 @@ export function readEnvFile(path: string): Record<string, string> {
     const line = raw.trim()
     if (line === '' || line.startsWith('#') || line.startsWith(';')) return
     const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line)
-    if (!match) throw new AgentError('AGENT_ERR_CONFIG_FILE', `environment file ${path} line ${index + 1}: expected NAME=VALUE, got ${JSON.stringify(line)}`)
+    if (!match)
+      throw new AgentError(
+        'AGENT_ERR_CONFIG_FILE',
+        `environment file ${path} line ${index + 1}: expected NAME=VALUE, got ${JSON.stringify(line)}`,
+      )
     const [, name, value] = match as unknown as [string, string, string]
     const quoted = /^(["'])(.*)\1$/.exec(value)
     values[name] = quoted ? (quoted[2] as string) : value

@@ -66,7 +66,13 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     // Settings that only make sense together are checked before anything touches the disk.
     const tomcatConfig = tomcatSettings(config)
     this.audit = new AuditLog(config.auditFile)
-    this.store = new StateStore({ path: config.stateFile, initialState: config.initialState, pollMs: config.statePollMs, audit: this.audit, logger })
+    this.store = new StateStore({
+      path: config.stateFile,
+      initialState: config.initialState,
+      pollMs: config.statePollMs,
+      audit: this.audit,
+      logger,
+    })
     this.tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(this.metrics.registry) })
     this.lb = this.buildLoadBalancers(tomcatConfig.manager !== null)
     const stateAge = new StateAgeMetrics(this.metrics.registry, () => this.store.current)
@@ -78,7 +84,12 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       logger,
     })
     this.verdicts = new VerdictKeeper(
-      () => ({ admin: this.store.current, stateFileProblem: this.store.problem?.message ?? null, tomcat: this.tomcat.facts(), now: Date.now() }),
+      () => ({
+        admin: this.store.current,
+        stateFileProblem: this.store.problem?.message ?? null,
+        tomcat: this.tomcat.facts(),
+        now: Date.now(),
+      }),
       (change) => this.verdictChanged(change),
     )
     this.store.on('change', (change) => this.adminChanged(change))
@@ -212,7 +223,10 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     if (started) this.weight.onEffectiveState(previous.state, next.state)
     if (started && previous.state !== next.state) {
       this.metrics.countTransition('effective', next.cause === 'admin' ? source : next.cause, next.state)
-      this.logger.info({ from: previous.state, to: next.state, cause: next.cause, why: next.why }, `answering ${next.httpStatus} (${next.state})`)
+      this.logger.info(
+        { from: previous.state, to: next.state, cause: next.cause, why: next.why },
+        `answering ${next.httpStatus} (${next.state})`,
+      )
     }
     this.emit('verdict', change)
   }

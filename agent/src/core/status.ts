@@ -34,7 +34,13 @@ export function buildStatus(p: StatusParts): AgentStatus {
     agent: { name: PACKAGE_NAME, version: PACKAGE_VERSION, node: process.version, pid: process.pid, startedAt: p.startedAt },
     effective: p.verdict,
     admin: admin
-      ? { state: admin.state, since: admin.since ?? p.startedAt, reason: admin.reason ?? null, by: admin.by ?? null, until: admin.until ?? null }
+      ? {
+          state: admin.state,
+          since: admin.since ?? p.startedAt,
+          reason: admin.reason ?? null,
+          by: admin.by ?? null,
+          until: admin.until ?? null,
+        }
       : null,
     stateFile: { path: config.stateFile, ok: p.stateFileProblem === null, problem: p.stateFileProblem },
     auditFile: config.auditFile,

@@ -53,7 +53,9 @@ export function buildAdminServer(core: AgentCore, token: string): FastifyInstanc
   const log = core.logger.child({ component: 'admin' })
   const app = Fastify({ logger: false, bodyLimit: ADMIN_BODY_LIMIT, return503OnClosing: true })
 
-  app.setValidatorCompiler(({ schema, httpPart }) => requestValidator(schema as TObject, httpPart === 'querystring' ? 'query' : 'body', WEIGHT_HINTS))
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    requestValidator(schema as TObject, httpPart === 'querystring' ? 'query' : 'body', WEIGHT_HINTS),
+  )
   app.addHook('onRequest', async (request, reply) => {
     if (!bearerMatches(request.headers.authorization, token)) {
       const why = request.headers.authorization ? 'wrong token' : 'missing Authorization: Bearer <token> header'

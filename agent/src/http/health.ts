@@ -16,7 +16,10 @@ function checkBody(verdict: Verdict): string {
  * objects would cost it a third of its throughput. It answers from a verdict already computed,
  * so it never waits; the body and headers are rebuilt only when the verdict changes.
  */
-function checkAnswerer(core: AgentCore): { isCheck: (request: IncomingMessage) => boolean; answer: (request: IncomingMessage, response: ServerResponse) => void } {
+function checkAnswerer(core: AgentCore): {
+  isCheck: (request: IncomingMessage) => boolean
+  answer: (request: IncomingMessage, response: ServerResponse) => void
+} {
   const checkPath = core.config.checkPath
   let answered: Verdict | null = null
   let body = ''
@@ -82,7 +85,9 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
     logger: false,
     return503OnClosing: true,
     serverFactory: (handler) => {
-      const server = createServer((request, response) => (check.isCheck(request) ? check.answer(request, response) : handler(request, response)))
+      const server = createServer((request, response) =>
+        check.isCheck(request) ? check.answer(request, response) : handler(request, response),
+      )
       // HAProxy opens a connection per check; other checkers keep theirs: do not drop them first.
       server.keepAliveTimeout = 65_000
       return server

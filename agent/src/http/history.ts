@@ -12,7 +12,10 @@ export const historyRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, 
     const { since, limit = DEFAULT_HISTORY } = request.query
     const sinceMs = since === undefined ? undefined : Date.parse(since)
     if (sinceMs !== undefined && Number.isNaN(sinceMs)) {
-      throw new AgentError('AGENT_ERR_BAD_REQUEST', `"since": expected an ISO time such as 2026-11-30T08:00:00Z, got ${JSON.stringify(since)}`)
+      throw new AgentError(
+        'AGENT_ERR_BAD_REQUEST',
+        `"since": expected an ISO time such as 2026-11-30T08:00:00Z, got ${JSON.stringify(since)}`,
+      )
     }
     return core.history({ since: sinceMs, limit })
   })

@@ -17,9 +17,13 @@ function readTokenFile(path: string, logger: Logger): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile()) throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a regular file, got another kind of file`)
+    if (!stat.isFile())
+      throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a regular file, got another kind of file`)
     if (stat.size > MAX_TOKEN_FILE_BYTES) {
-      throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a token of at most ${MAX_TOKEN_FILE_BYTES} bytes, got ${stat.size}`)
+      throw new AgentError(
+        'AGENT_ERR_TOKEN_FILE',
+        `token file ${path}: expected a token of at most ${MAX_TOKEN_FILE_BYTES} bytes, got ${stat.size}`,
+      )
     }
     const mode = stat.mode & 0o777
     if (mode & 0o027) {

@@ -20,14 +20,20 @@ export const weightRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, {
       by: textOrUndefined(body.by),
     }
     await core.weight.setOverride(input)
-    log.info({ remote: request.ip, percent: input.percent, expiresInSeconds: input.expiresInSeconds, reason: input.reason, by: input.by }, 'weight override set through the admin API')
+    log.info(
+      { remote: request.ip, percent: input.percent, expiresInSeconds: input.expiresInSeconds, reason: input.reason, by: input.by },
+      'weight override set through the admin API',
+    )
     return core.status()
   })
 
   app.delete<{ Body: WeightClearRequest | undefined }>('/v1/weight', { schema: { body: WeightClearRequestSchema } }, async (request) => {
     const input = { reason: textOrUndefined(request.body?.reason), by: textOrUndefined(request.body?.by) }
     const cleared = await core.weight.clearOverride(input)
-    log.info({ remote: request.ip, cleared: cleared?.percent ?? null, by: input.by }, cleared ? 'weight override cleared through the admin API' : 'no weight override to clear')
+    log.info(
+      { remote: request.ip, cleared: cleared?.percent ?? null, by: input.by },
+      cleared ? 'weight override cleared through the admin API' : 'no weight override to clear',
+    )
     return core.status()
   })
 }

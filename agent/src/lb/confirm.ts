@@ -64,7 +64,8 @@ const MIN_CADENCE_STALE_MS = 1000
 export function oneOff(view: LbView, staleMs: number): string | null {
   if (view.kind !== 'plain') return null
   if (view.checks < REGULAR_CHECKS) return `${plural(view.checks, 'check')} without send-state: a one-off, not counted`
-  if (view.cadenceMs === null || view.cadenceMs > staleMs / 2) return `checks without send-state every ${seconds(view.cadenceMs ?? 0)}: too rare to count`
+  if (view.cadenceMs === null || view.cadenceMs > staleMs / 2)
+    return `checks without send-state every ${seconds(view.cadenceMs ?? 0)}: too rare to count`
   return null
 }
 
@@ -73,9 +74,6 @@ function staleAfter(view: LbView, staleMs: number): number {
   if (view.kind !== 'plain' || view.cadenceMs === null) return staleMs
   return Math.min(staleMs, Math.max(CADENCE_STALE_FACTOR * view.cadenceMs, MIN_CADENCE_STALE_MS))
 }
-
-
-
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
@@ -204,10 +202,14 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
   if (expect.length === 0) {
     const upFor = now - inputs.startedAt
     if (upFor < staleMs) {
-      blockers.push(`the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`)
+      blockers.push(
+        `the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`,
+      )
     } else if (fresh === 0) {
       const oneOffs = ignored.length > 0 ? ` (one-off requests from ${[...new Set(ignored)].join(', ')} are not counted)` : ''
-      blockers.push(`no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${oneOffs}; list them with --expect-lb`)
+      blockers.push(
+        `no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${oneOffs}; list them with --expect-lb`,
+      )
     }
   }
   if (goal === 'ready' && inputs.answer && inputs.answer.state !== 'ready') {

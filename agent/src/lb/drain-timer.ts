@@ -48,7 +48,10 @@ export class DrainTimer {
     this.stop()
     this.options.confirmed(seconds)
     const lbs = c.counted
-    this.options.logger.info({ seconds, loadBalancers: lbs }, `drain confirmed by ${lbs} load balancer(s) ${seconds.toFixed(1)}s after it began`)
+    this.options.logger.info(
+      { seconds, loadBalancers: lbs },
+      `drain confirmed by ${lbs} load balancer(s) ${seconds.toFixed(1)}s after it began`,
+    )
   }
 
   stop(): void {

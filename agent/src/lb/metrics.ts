@@ -77,7 +77,11 @@ export class LbMetrics {
         const { labelled, others } = splitViews(views.list())
         for (const v of labelled) if (v.state) this.set(labels(v), v.state.scur.server)
         const reporting = others.filter((v) => v.state)
-        if (reporting.length > 0) this.set(other, reporting.reduce((sum, v) => sum + (v.state?.scur.server ?? 0), 0))
+        if (reporting.length > 0)
+          this.set(
+            other,
+            reporting.reduce((sum, v) => sum + (v.state?.scur.server ?? 0), 0),
+          )
       },
     })
     new Gauge({

@@ -34,7 +34,11 @@ const MIN_PROGRESS_GAP_MS = 100
 
 function progressSignature(c: Confirmation | null): string {
   if (!c) return ''
-  return JSON.stringify([c.confirmed, c.missing, c.loadBalancers.map((l) => [l.lb, l.server, l.status, l.scur, l.qcur, l.stale, l.confirmed])])
+  return JSON.stringify([
+    c.confirmed,
+    c.missing,
+    c.loadBalancers.map((l) => [l.lb, l.server, l.status, l.scur, l.qcur, l.stale, l.confirmed]),
+  ])
 }
 
 /**

@@ -6,18 +6,26 @@ export type StatusLine = [label: string, text: string]
 
 function describeProbeResult(result: ProbeResult): string {
   const took = `${result.latencyMs} ms`
-  return result.ok
-    ? `passed at ${result.at} (HTTP ${result.status} in ${took})`
-    : `failed at ${result.at} after ${took}: ${result.error}`
+  return result.ok ? `passed at ${result.at} (HTTP ${result.status} in ${took})` : `failed at ${result.at} after ${took}: ${result.error}`
 }
 
 function describeProbe(probe: NonNullable<TomcatStatus['probe']>): StatusLine[] {
   const run = probe.failures > 0 ? `${probe.failures} failed` : `${probe.passes} passed`
   const since = probe.since ? ` since ${probe.since}` : ''
-  const lines: StatusLine[] = [['tomcat', `${probe.liveness}${since} (${run} in a row); last probe ${probe.last ? describeProbeResult(probe.last) : 'not done yet'}`]]
-  if (probe.last?.ok && probe.lastFailure) lines.push(['', `last failure ${describeProbeResult(probe.lastFailure).replace(/^failed /, '')}`])
-  lines.push(['probe', `GET ${probe.url} every ${probe.intervalMs} ms (${probe.fastIntervalMs} ms while drain/down or returning${probe.watchful ? ': now' : ''}), timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}, startup policy ${probe.startupPolicy}`])
-  if (probe.returning) lines.push(['', `back to ready from ${probe.returning.from} since ${probe.returning.since}: ${probe.returning.passes} of ${probe.rise} fresh passing probes`])
+  const lines: StatusLine[] = [
+    ['tomcat', `${probe.liveness}${since} (${run} in a row); last probe ${probe.last ? describeProbeResult(probe.last) : 'not done yet'}`],
+  ]
+  if (probe.last?.ok && probe.lastFailure)
+    lines.push(['', `last failure ${describeProbeResult(probe.lastFailure).replace(/^failed /, '')}`])
+  lines.push([
+    'probe',
+    `GET ${probe.url} every ${probe.intervalMs} ms (${probe.fastIntervalMs} ms while drain/down or returning${probe.watchful ? ': now' : ''}), timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}, startup policy ${probe.startupPolicy}`,
+  ])
+  if (probe.returning)
+    lines.push([
+      '',
+      `back to ready from ${probe.returning.from} since ${probe.returning.since}: ${probe.returning.passes} of ${probe.rise} fresh passing probes`,
+    ])
   return lines
 }
 
@@ -56,7 +64,11 @@ function describeWarmup(w: NonNullable<TomcatStatus['warmup']>): StatusLine[] {
 
 export function describeSignals(signals: ManagerSignals): string {
   if (!signals.at) return 'not polled yet'
-  const sessions = signals.sessions ? Object.entries(signals.sessions).map(([context, n]) => `${context}=${n}`).join(' ') : 'unknown'
+  const sessions = signals.sessions
+    ? Object.entries(signals.sessions)
+        .map(([context, n]) => `${context}=${n}`)
+        .join(' ')
+    : 'unknown'
   const threads = signals.busyThreads === null ? 'unknown' : String(signals.busyThreads)
   return `busy threads ${threads}, sessions ${sessions} (at ${signals.at})${signals.error ? `; error: ${signals.error}` : ''}`
 }

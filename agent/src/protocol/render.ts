@@ -25,7 +25,8 @@ function describeLoadBalancers(status: AgentStatus): string[] {
   const settings = `stale after ${lbs.staleAfterMs / 1000}s${lbs.expected.length ? `, expected ${lbs.expected.join(', ')}` : ''}`
   const lines = [`lbs         ${c.goal} ${c.confirmed ? 'confirmed' : 'not confirmed'} (${settings})`]
   for (const lb of c.loadBalancers) lines.push(`  ${lbLine(lb)}`)
-  for (const name of c.missing) if (!c.loadBalancers.some((lb) => lb.lb === name)) lines.push(`  ${name.padEnd(24)} expected, has not checked`)
+  for (const name of c.missing)
+    if (!c.loadBalancers.some((lb) => lb.lb === name)) lines.push(`  ${name.padEnd(24)} expected, has not checked`)
   if (!c.confirmed && c.loadBalancers.length === 0) lines.push(`  ${c.why}`)
   return lines
 }
@@ -37,7 +38,9 @@ function weightWhy(w: AgentStatus['weight']): string {
       return `override${o?.until ? ` until ${o.until}` : ' until cleared'}${o?.by ? ` by ${o.by}` : ''}${o?.reason ? `: ${o.reason}` : ''}`
     }
     case 'ramp':
-      return w.ramp ? `ramp step ${w.ramp.step}/${w.ramp.steps}, ${Math.round(w.ramp.progress * 100)}% of the way, 100% at ${w.ramp.endsAt}` : 'ramp'
+      return w.ramp
+        ? `ramp step ${w.ramp.step}/${w.ramp.steps}, ${Math.round(w.ramp.progress * 100)}% of the way, 100% at ${w.ramp.endsAt}`
+        : 'ramp'
     case 'ramp-pending':
       return `not ready: a return to ready starts a ramp at ${w.settings.startPercent}%`
     default:
@@ -51,9 +54,14 @@ export function describeWeight(status: AgentStatus): string[] {
   const a = status.agentCheck
   if (!w || !a) return []
   const lines = [`weight      ${w.percent}% (${weightWhy(w)})`]
-  if (w.source === 'override' && w.ramp) lines.push(`            a ramp is under way behind the override: step ${w.ramp.step}/${w.ramp.steps}`)
+  if (w.source === 'override' && w.ramp)
+    lines.push(`            a ramp is under way behind the override: step ${w.ramp.step}/${w.ramp.steps}`)
   if (!w.file.ok) lines.push(`            weight file problem: ${w.file.problem}`)
-  lines.push(a.listen ? `agent check ${a.listen} answers "${a.reply}"` : 'agent check off (--agent-check-listen); the HTTP check cannot carry a weight')
+  lines.push(
+    a.listen
+      ? `agent check ${a.listen} answers "${a.reply}"`
+      : 'agent check off (--agent-check-listen); the HTTP check cannot carry a weight',
+  )
   return lines
 }
 
@@ -63,13 +71,17 @@ export function renderStatus(status: AgentStatus): string {
   const lines = [`effective   ${e.state} (HTTP ${e.httpStatus})${e.why ? `  because ${e.why}` : ''}`]
   if (status.admin) {
     const a = status.admin
-    lines.push(`admin       ${a.state} since ${a.since}${a.until ? ` until ${a.until}` : ''}${a.by ? ` by ${a.by}` : ''}${a.reason ? `: ${a.reason}` : ''}`)
+    lines.push(
+      `admin       ${a.state} since ${a.since}${a.until ? ` until ${a.until}` : ''}${a.by ? ` by ${a.by}` : ''}${a.reason ? `: ${a.reason}` : ''}`,
+    )
   } else {
     lines.push('admin       unknown (no valid state file read yet)')
   }
   for (const [label, text] of describeTomcat(status.tomcat)) lines.push(`${label.padEnd(11)} ${text}`)
   const problem = status.stateFile.problem
-  lines.push(`state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`)
+  lines.push(
+    `state file  ${status.stateFile.path}: ${problem ? `${problem.kind} since ${problem.since}: ${problem.message} (last good state kept)` : 'ok'}`,
+  )
   lines.push(`check path  ${status.checkPath} (metrics on /metrics)`)
   lines.push(...describeLoadBalancers(status))
   lines.push(...describeWeight(status))
@@ -86,7 +98,11 @@ export function publicStatus(status: AgentStatus): AgentStatus {
   return {
     ...status,
     admin: status.admin && { ...status.admin, by: null, reason: null },
-    stateFile: { ...status.stateFile, path: 'the state file', problem: problem && { ...problem, message: `${problem.kind} (details on the admin API)` } },
+    stateFile: {
+      ...status.stateFile,
+      path: 'the state file',
+      problem: problem && { ...problem, message: `${problem.kind} (details on the admin API)` },
+    },
     auditFile: '',
   }
 }

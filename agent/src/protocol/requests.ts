@@ -51,10 +51,7 @@ export type StateRequest = Static<typeof StateRequestSchema>
 
 /** `50`, `"50"` or `"50%"`: a whole percentage of the server's HAProxy weight. */
 export const WeightPercentSchema = Type.Union(
-  [
-    Type.Integer({ minimum: MIN_WEIGHT_PERCENT, maximum: MAX_WEIGHT_PERCENT }),
-    Type.String({ pattern: '^\\s*(100|[1-9][0-9]?)%?\\s*$' }),
-  ],
+  [Type.Integer({ minimum: MIN_WEIGHT_PERCENT, maximum: MAX_WEIGHT_PERCENT }), Type.String({ pattern: '^\\s*(100|[1-9][0-9]?)%?\\s*$' })],
   { description: `${MIN_WEIGHT_PERCENT}% to ${MAX_WEIGHT_PERCENT}% such as "50%"` },
 )
 
@@ -108,7 +105,6 @@ export function textOrUndefined(value: string | undefined): string | undefined {
 }
 
 export const WAIT_DEFAULTS = { timeout: DEFAULT_WAIT_TIMEOUT_S, 'force-after': 0, progress: 1 } as const
-
 
 /** `GET /v1/history?since=ISO&limit=N` */
 export const HistoryQuerySchema = Type.Object(

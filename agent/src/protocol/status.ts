@@ -16,7 +16,16 @@ export const WaitGoalSchema = Literals(WAIT_GOALS)
 
 export const CAUSES = ['admin', 'no-state', 'tomcat-down', 'tomcat-unknown', 'warmup', 'returning'] as const
 export const WARMUP_PHASES = ['none', 'skipped', 'pending', 'running', 'passed', 'ready-anyway', 'failed'] as const
-export const FILE_PROBLEM_KINDS = ['missing', 'unreadable', 'not-a-file', 'too-large', 'empty', 'invalid', 'write-failed', 'audit-behind'] as const
+export const FILE_PROBLEM_KINDS = [
+  'missing',
+  'unreadable',
+  'not-a-file',
+  'too-large',
+  'empty',
+  'invalid',
+  'write-failed',
+  'audit-behind',
+] as const
 export const WEIGHT_SOURCES = ['full', 'ramp', 'override', 'ramp-pending'] as const
 export const WAIT_OUTCOMES = ['confirmed', 'timeout', 'forced', 'state-changed', 'closing', 'cancelled'] as const
 
@@ -88,7 +97,13 @@ export const TomcatStatusSchema = Type.Object({
   ),
   /** null: no --tomcat-manager-url. */
   manager: Nullable(
-    Type.Object({ url: Type.String(), contexts: Type.Array(Type.String()), pollMs: Type.Integer(), polling: Type.Boolean(), signals: ManagerSignalsSchema }),
+    Type.Object({
+      url: Type.String(),
+      contexts: Type.Array(Type.String()),
+      pollMs: Type.Integer(),
+      polling: Type.Boolean(),
+      signals: ManagerSignalsSchema,
+    }),
   ),
 })
 
@@ -159,7 +174,14 @@ export const WeightStatusSchema = Type.Object({
   /** full: no ramp, no override; ramp: under way; override: set by an operator; ramp-pending: not ready, a return to ready starts a ramp. */
   source: Literals(WEIGHT_SOURCES),
   ramp: Nullable(
-    Type.Object({ startedAt: Iso, endsAt: Iso, startPercent: Type.Integer(), step: Type.Integer(), steps: Type.Integer(), progress: Type.Number() }),
+    Type.Object({
+      startedAt: Iso,
+      endsAt: Iso,
+      startPercent: Type.Integer(),
+      step: Type.Integer(),
+      steps: Type.Integer(),
+      progress: Type.Number(),
+    }),
   ),
   override: Nullable(WeightOverrideSchema),
   settings: RampSettingsSchema,
@@ -178,7 +200,15 @@ export const AgentStatusSchema = Type.Object({
   agent: Type.Object({ name: Type.String(), version: Type.String(), node: Type.String(), pid: Type.Integer(), startedAt: Iso }),
   effective: VerdictSchema,
   /** `until`: when a drain or down ends by itself, null when it does not. */
-  admin: Nullable(Type.Object({ state: AdminStateSchema, since: Iso, reason: Nullable(Type.String()), by: Nullable(Type.String()), until: Nullable(Iso) })),
+  admin: Nullable(
+    Type.Object({
+      state: AdminStateSchema,
+      since: Iso,
+      reason: Nullable(Type.String()),
+      by: Nullable(Type.String()),
+      until: Nullable(Iso),
+    }),
+  ),
   stateFile: Type.Object({ path: Type.String(), ok: Type.Boolean(), problem: Nullable(FileProblemSchema) }),
   auditFile: Type.String(),
   checkPath: Type.String(),

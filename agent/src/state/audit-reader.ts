@@ -20,14 +20,24 @@ export interface AuditTail {
 
 function isStateEntry(value: unknown): value is AuditEntry {
   const e = value as Partial<AuditEntry> & { kind?: unknown }
-  return typeof e === 'object' && e !== null && e.kind === undefined && isAdminState(e.to) && typeof e.time === 'string' && !Number.isNaN(Date.parse(e.time))
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    e.kind === undefined &&
+    isAdminState(e.to) &&
+    typeof e.time === 'string' &&
+    !Number.isNaN(Date.parse(e.time))
+  )
 }
 
 /**
  * The state changes at the end of the audit log, oldest first, read without blocking the event
  * loop. Torn lines (a cut in the middle, a crash mid-write) and weight entries are skipped.
  */
-export async function readAuditTail(path: string, options: { since?: number; limit?: number; now?: number; maxBytes?: number } = {}): Promise<AuditTail> {
+export async function readAuditTail(
+  path: string,
+  options: { since?: number; limit?: number; now?: number; maxBytes?: number } = {},
+): Promise<AuditTail> {
   const maxBytes = options.maxBytes ?? AUDIT_READ_BYTES
   let text = ''
   let truncated = false

@@ -2,9 +2,6 @@ import { HTTP_STATUS_OF, type StateRecord } from './model.js'
 import type { Cause, Verdict, WarmupPhase } from '../protocol/status.js'
 export type { Cause, Verdict, WarmupPhase }
 
-
-
-
 /** What the Tomcat monitor knows, as plain facts (see tomcat/monitor.ts). */
 export interface TomcatFacts {
   startupPolicy: 'down' | 'admin'
@@ -56,13 +53,17 @@ function tomcatHold(t: TomcatFacts, now: number): Verdict | null {
   if (t.liveness === 'down') {
     const since = t.since === null ? '' : ` for ${formatDuration(now - t.since)}`
     if (t.passes > 0) {
-      return down('tomcat-down', `tomcat down${since}, coming back: ${t.passes} of ${t.rise} passing probes (last failure${last || ': unknown'})`)
+      return down(
+        'tomcat-down',
+        `tomcat down${since}, coming back: ${t.passes} of ${t.rise} passing probes (last failure${last || ': unknown'})`,
+      )
     }
     return down('tomcat-down', `tomcat probe failing${since} (${t.failures} in a row)${last}`)
   }
   if (t.liveness === 'unknown') {
     if (t.startupPolicy === 'admin') return null
-    const progress = t.failures > 0 ? ` (${t.failures} failed so far${last})` : t.passes > 0 ? ` (${t.passes} of ${t.rise} passing probes)` : ''
+    const progress =
+      t.failures > 0 ? ` (${t.failures} failed so far${last})` : t.passes > 0 ? ` (${t.passes} of ${t.rise} passing probes)` : ''
     return down('tomcat-unknown', `waiting for the first passing tomcat probe${progress}`)
   }
   const w = t.warmup
@@ -73,7 +74,10 @@ function tomcatHold(t: TomcatFacts, now: number): Verdict | null {
     return down('warmup', `warming tomcat up: ${w.done}${of} requests done, ${w.failed} failed`)
   }
   const retry = w.retryAt === null ? '' : `; trying again in ${formatDuration(w.retryAt - now)}`
-  return down('warmup', `tomcat warm-up failed: ${w.failed} of ${w.done} requests failed (at most ${w.maxFailures} allowed)${w.lastError ? `, last: ${w.lastError}` : ''}${retry}`)
+  return down(
+    'warmup',
+    `tomcat warm-up failed: ${w.failed} of ${w.done} requests failed (at most ${w.maxFailures} allowed)${w.lastError ? `, last: ${w.lastError}` : ''}${retry}`,
+  )
 }
 
 /**

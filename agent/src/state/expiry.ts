@@ -87,7 +87,11 @@ export class StateExpiry {
 
   private expire(record: StateRecord): void {
     if (this.options.store.problem) {
-      if (!this.waitingForFile) this.log.warn({ state: record.state, until: record.until }, `${record.state} expired, but the state file is not readable: ready once it is`)
+      if (!this.waitingForFile)
+        this.log.warn(
+          { state: record.state, until: record.until },
+          `${record.state} expired, but the state file is not readable: ready once it is`,
+        )
       this.waitingForFile = true
       return
     }
@@ -98,12 +102,18 @@ export class StateExpiry {
       .set({ state: 'ready', reason, by: 'health-agent' }, 'expired', record)
       .then((after) => {
         if (after.state === 'ready' && after.reason === reason) {
-          this.log.info({ from: record.state, until: record.until }, `${record.state} expired: admin state ready (the load balancers get 200 once Tomcat is up and warmed up)`)
+          this.log.info(
+            { from: record.state, until: record.until },
+            `${record.state} expired: admin state ready (the load balancers get 200 once Tomcat is up and warmed up)`,
+          )
           this.options.onExpired?.(record.state)
         }
       })
       .catch((err: unknown) => {
-        this.log.error({ err, state: record.state }, `${record.state} expired, but ready could not be written: trying again in ${RETRY_MS / 1000} s`)
+        this.log.error(
+          { err, state: record.state },
+          `${record.state} expired, but ready could not be written: trying again in ${RETRY_MS / 1000} s`,
+        )
         if (this.closed) return
         this.timer = setTimeout(this.rearm, RETRY_MS)
         this.timer.unref()

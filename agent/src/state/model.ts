@@ -30,9 +30,7 @@ export function quotePrefix(text: string, max = 60): string {
   return text.length > max ? `${JSON.stringify(text.slice(0, max))}... (${text.length} characters)` : JSON.stringify(text)
 }
 
-export type ParseResult =
-  | { ok: true; record: StateRecord; warnings: string[] }
-  | { ok: false; kind: 'empty' | 'invalid'; error: string }
+export type ParseResult = { ok: true; record: StateRecord; warnings: string[] } | { ok: false; kind: 'empty' | 'invalid'; error: string }
 
 /** Splits `word key=value key="quoted value"` into tokens; null when a quote is left open (a half-written line). */
 function tokenize(line: string): string[][] | null {
@@ -138,5 +136,7 @@ export function formatStateRecord(record: StateRecord): string {
 
 /** Same state, reason, author and expiry: a re-read of what is already in force. */
 export function sameRecord(a: StateRecord, b: StateRecord): boolean {
-  return a.state === b.state && (a.reason ?? '') === (b.reason ?? '') && (a.by ?? '') === (b.by ?? '') && (a.until ?? '') === (b.until ?? '')
+  return (
+    a.state === b.state && (a.reason ?? '') === (b.reason ?? '') && (a.by ?? '') === (b.by ?? '') && (a.until ?? '') === (b.until ?? '')
+  )
 }

@@ -25,7 +25,11 @@ function notAFile(path: string, s: Stats): StateFileRead {
 }
 
 function tooLarge(path: string, size: number | string): StateFileRead {
-  return { ok: false, kind: 'too-large', error: `state file ${path} holds ${size} bytes: expected one state line of at most ${MAX_STATE_FILE_BYTES} bytes` }
+  return {
+    ok: false,
+    kind: 'too-large',
+    error: `state file ${path} holds ${size} bytes: expected one state line of at most ${MAX_STATE_FILE_BYTES} bytes`,
+  }
 }
 
 /**

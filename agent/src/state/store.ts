@@ -11,8 +11,6 @@ import { readStateFile } from './read-file.js'
 import type { FileProblem, FileProblemKind } from '../protocol/status.js'
 export type { FileProblem, FileProblemKind }
 
-
-
 /** A state to write: `until` (ISO) when a drain or down ends by itself. */
 export interface StateInput {
   state: AdminState
@@ -200,9 +198,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
     }
   }
 
-  private readFile():
-    | { ok: true; record: StateRecord; warnings: string[] }
-    | { ok: false; kind: FileProblemKind; error: string } {
+  private readFile(): { ok: true; record: StateRecord; warnings: string[] } | { ok: false; kind: FileProblemKind; error: string } {
     const read = readStateFile(this.path)
     return read.ok ? parseStateText(read.text) : read
   }
@@ -286,7 +282,11 @@ export class StateStore extends EventEmitter<StoreEvents> {
   private applyFromFile(record: StateRecord): void {
     if (this.committed && sameRecord(this.committed, record)) return
     const error = this.options.audit.appendOrKeep(this.entry(record, 'file'))
-    if (error) this.log.error({ err: error, file: this.options.audit.path }, `cannot append to the audit file: ${error.message}; the entry is kept until it can be written`)
+    if (error)
+      this.log.error(
+        { err: error, file: this.options.audit.path },
+        `cannot append to the audit file: ${error.message}; the entry is kept until it can be written`,
+      )
     this.setWriteProblem(this.auditBehind())
     this.update(() => (this.committed = this.withSince(record)), 'file')
   }
@@ -331,7 +331,9 @@ export class StateStore extends EventEmitter<StoreEvents> {
     if (!to || (from && sameRecord(from, to))) return
     this.log.info(
       { from: from?.state ?? null, to: to.state, source, reason: to.reason, by: to.by, until: to.until },
-      from?.state === to.state ? `admin state ${to.state}: reason, author or expiry updated` : `admin state ${from?.state ?? 'none'} -> ${to.state}`,
+      from?.state === to.state
+        ? `admin state ${to.state}: reason, author or expiry updated`
+        : `admin state ${from?.state ?? 'none'} -> ${to.state}`,
     )
     this.emit('change', { from, to, source })
   }

@@ -90,7 +90,8 @@ export function httpGet(target: string, options: GetOptions): Promise<GetAnswer>
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = []
       let kept = 0
-      const done = () => finish({ answer: { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), latencyMs: elapsed() } })
+      const done = () =>
+        finish({ answer: { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), latencyMs: elapsed() } })
       res.on('data', (chunk: Buffer) => {
         if (kept >= maxBody) return
         const part = chunk.subarray(0, maxBody - kept)

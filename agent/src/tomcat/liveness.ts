@@ -22,7 +22,11 @@ export const INITIAL_TRACK: ProbeTrack = { liveness: 'unknown', passes: 0, failu
  * Folds one probe result into the track: down after `fall` failures in a row, up after `rise`
  * passes in a row, otherwise unchanged. Pure, so the rules are tested by tables.
  */
-export function advance(track: ProbeTrack, result: { ok: boolean; at: number; error: string | null }, limits: { fall: number; rise: number }): ProbeTrack {
+export function advance(
+  track: ProbeTrack,
+  result: { ok: boolean; at: number; error: string | null },
+  limits: { fall: number; rise: number },
+): ProbeTrack {
   const sameRun = result.ok ? track.passes > 0 : track.failures > 0
   const next: ProbeTrack = {
     ...track,

@@ -5,7 +5,6 @@ import type { ManagerSettings } from './settings.js'
 import type { ManagerSignals } from '../protocol/status.js'
 export type { ManagerSignals }
 
-
 export const NO_SIGNALS: ManagerSignals = { busyThreads: null, sessions: null, at: null, error: null }
 
 const USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (manager)`
@@ -56,7 +55,11 @@ export async function readCredentials(path: string): Promise<string> {
   } catch (err) {
     throw new Error(`cannot read the manager credentials file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
-  const line = text.split(/\r?\n/).find((l) => l.trim().length > 0)?.trim() ?? ''
+  const line =
+    text
+      .split(/\r?\n/)
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? ''
   const colon = line.indexOf(':')
   if (colon <= 0) throw new Error(`manager credentials file ${path}: expected USER:PASSWORD on its first line`)
   return `Basic ${Buffer.from(line).toString('base64')}`
@@ -83,7 +86,9 @@ export class ManagerClient {
         signal,
       })
       if (answer.status === 401 || answer.status === 403) {
-        throw new Error(`GET ${path}: HTTP ${answer.status}: the manager refused the credentials (the user needs the manager-status and manager-script roles)`)
+        throw new Error(
+          `GET ${path}: HTTP ${answer.status}: the manager refused the credentials (the user needs the manager-status and manager-script roles)`,
+        )
       }
       if (answer.status !== 200) throw new Error(`GET ${path}: HTTP ${answer.status}`)
       return answer.body

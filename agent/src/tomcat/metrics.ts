@@ -28,7 +28,12 @@ export class TomcatMetrics {
       labelNames: ['state'],
       registers,
     })
-    this.probes = new Counter({ name: `${PREFIX}probes_total`, help: 'Tomcat probes, by result (pass, fail)', labelNames: ['result'], registers })
+    this.probes = new Counter({
+      name: `${PREFIX}probes_total`,
+      help: 'Tomcat probes, by result (pass, fail)',
+      labelNames: ['result'],
+      registers,
+    })
     this.probeDuration = new Histogram({
       name: `${PREFIX}probe_duration_seconds`,
       help: 'Time a Tomcat probe took, by result (a hung Tomcat shows as failures at the timeout)',
@@ -60,7 +65,11 @@ export class TomcatMetrics {
       labelNames: ['context'],
       registers,
     })
-    this.managerErrors = new Counter({ name: `${PREFIX}manager_errors_total`, help: 'Manager polls that failed in part or whole', registers })
+    this.managerErrors = new Counter({
+      name: `${PREFIX}manager_errors_total`,
+      help: 'Manager polls that failed in part or whole',
+      registers,
+    })
   }
 
   probe(result: ProbeResult): void {

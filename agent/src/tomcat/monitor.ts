@@ -17,7 +17,6 @@ export type { TomcatStatus }
 
 const MAX_WARMUP_RETRY_MS = 60_000
 
-
 type MonitorEvents = { change: [cause: 'probe' | 'warmup'] }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -57,7 +56,9 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.metrics = options.metrics
     this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
     this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
-    this.manager = this.settings.manager ? new SignalsPoller({ settings: this.settings.manager, logger: this.log, metrics: this.metrics }) : null
+    this.manager = this.settings.manager
+      ? new SignalsPoller({ settings: this.settings.manager, logger: this.log, metrics: this.metrics })
+      : null
   }
 
   /** Starts probing at once; says in the log what is (and is not) watched. */
@@ -68,18 +69,33 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     } else {
       this.metrics.setLiveness('unknown')
       this.log.info(
-        { url: probe.url, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, fall: probe.fall, rise: probe.rise, startupPolicy: this.settings.startupPolicy },
+        {
+          url: probe.url,
+          intervalMs: probe.intervalMs,
+          timeoutMs: probe.timeoutMs,
+          fall: probe.fall,
+          rise: probe.rise,
+          startupPolicy: this.settings.startupPolicy,
+        },
         `tomcat probe: GET ${probe.url} every ${probe.intervalMs} ms (timeout ${probe.timeoutMs} ms, fall ${probe.fall}, rise ${probe.rise}); ` +
-          (this.settings.startupPolicy === 'down' ? 'answering down until it passes' : 'answering the admin state until a probe says otherwise'),
+          (this.settings.startupPolicy === 'down'
+            ? 'answering down until it passes'
+            : 'answering the admin state until a probe says otherwise'),
       )
       this.keep(this.probeLoop())
     }
     if (warmup) {
-      this.log.info({ urls: warmup.urls, requests: warmup.requests, durationMs: warmup.durationMs, concurrency: warmup.concurrency }, `tomcat warm-up: ${warmup.urls.length} URL(s) before answering 200`)
+      this.log.info(
+        { urls: warmup.urls, requests: warmup.requests, durationMs: warmup.durationMs, concurrency: warmup.concurrency },
+        `tomcat warm-up: ${warmup.urls.length} URL(s) before answering 200`,
+      )
     }
     if (manager) {
       // The credentials file is named, its content never appears.
-      this.log.info({ url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, credentialsFile: manager.credentialsFile }, 'tomcat manager: polled while the admin state is drain or down')
+      this.log.info(
+        { url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, credentialsFile: manager.credentialsFile },
+        'tomcat manager: polled while the admin state is drain or down',
+      )
     }
   }
 
@@ -140,7 +156,10 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.gate = adminChanged(this.gate, state, Date.now())
     if (this.gate === before || !this.settings.probe) return
     if (this.gate.returning) {
-      this.log.info({ from: this.gate.returning.from, rise: this.settings.probe.rise }, `back to ready from ${this.gate.returning.from}: answering ${this.gate.returning.from} until ${this.settings.probe.rise} probes begun from now have passed`)
+      this.log.info(
+        { from: this.gate.returning.from, rise: this.settings.probe.rise },
+        `back to ready from ${this.gate.returning.from}: answering ${this.gate.returning.from} until ${this.settings.probe.rise} probes begun from now have passed`,
+      )
     }
     // No 'change' here: the caller recomputes the verdict with the admin change itself.
     this.wakeUp?.abort()
@@ -156,7 +175,11 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         fastIntervalMs: probe.fastIntervalMs,
         pidFile: probe.pidFile,
         watchful: watchful(this.gate),
-        returning: this.gate.returning && { from: this.gate.returning.from, since: new Date(this.gate.returning.since).toISOString(), passes: this.gate.returning.passes },
+        returning: this.gate.returning && {
+          from: this.gate.returning.from,
+          since: new Date(this.gate.returning.since).toISOString(),
+          passes: this.gate.returning.passes,
+        },
         timeoutMs: probe.timeoutMs,
         fall: probe.fall,
         rise: probe.rise,
@@ -183,7 +206,13 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         retryAt: iso(this.warmupRetryAt),
         perUrl: progress?.perUrl ?? [],
       },
-      manager: manager && { url: manager.url, contexts: manager.contexts, pollMs: manager.pollMs, polling: this.manager?.polling ?? false, signals: this.signals() },
+      manager: manager && {
+        url: manager.url,
+        contexts: manager.contexts,
+        pollMs: manager.pollMs,
+        polling: this.manager?.polling ?? false,
+        signals: this.signals(),
+      },
     }
   }
 
@@ -202,7 +231,10 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       const wake = new AbortController()
       this.wakeUp = wake
       try {
-        await sleep(Math.max(0, intervalMs - (Date.now() - started)), undefined, { signal: AbortSignal.any([signal, wake.signal]), ref: false })
+        await sleep(Math.max(0, intervalMs - (Date.now() - started)), undefined, {
+          signal: AbortSignal.any([signal, wake.signal]),
+          ref: false,
+        })
       } catch {
         if (signal.aborted) return
       } finally {
@@ -217,7 +249,9 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     if (identity === null) return null
     const before = this.identity
     this.identity = identity
-    return before !== null && before !== identity ? `${pidFile} names a new process (${identity.split('@')[0]}, was ${before.split('@')[0]})` : null
+    return before !== null && before !== identity
+      ? `${pidFile} names a new process (${identity.split('@')[0]}, was ${before.split('@')[0]})`
+      : null
   }
 
   private onProbe(result: ProbeResult, replaced: string | null = null): void {
@@ -235,16 +269,27 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     const returning = this.gate.returning
     this.gate = probed(this.gate, { ok: outcome.ok, at }, probe.rise)
     if (returning && !this.gate.returning) {
-      this.log.info({ from: returning.from, passes: probe.rise }, `back to ready from ${returning.from}: ${probe.rise} probes begun since have passed`)
+      this.log.info(
+        { from: returning.from, passes: probe.rise },
+        `back to ready from ${returning.from}: ${probe.rise} probes begun since have passed`,
+      )
     }
-    if (replaced) this.log.warn({ pidFile: probe.pidFile }, `tomcat restarted: ${replaced}; it must pass ${probe.rise} probes and the warm-up again`)
-    else if (lost) this.log.warn({ error: result.error }, `tomcat connection lost while ${this.gate.admin === 'ready' ? 'returning to ready' : this.gate.admin}: taken as a restart (${result.error}); it must pass ${probe.rise} probes and the warm-up again`)
+    if (replaced)
+      this.log.warn({ pidFile: probe.pidFile }, `tomcat restarted: ${replaced}; it must pass ${probe.rise} probes and the warm-up again`)
+    else if (lost)
+      this.log.warn(
+        { error: result.error },
+        `tomcat connection lost while ${this.gate.admin === 'ready' ? 'returning to ready' : this.gate.admin}: taken as a restart (${result.error}); it must pass ${probe.rise} probes and the warm-up again`,
+      )
     this.last = result
     if (!result.ok) this.lastFailure = result
     this.metrics.probe(result)
     const after = this.track.liveness
     if (!result.ok && this.track.failures === 1 && after !== 'down') {
-      this.log.info({ error: result.error, latencyMs: result.latencyMs }, `tomcat probe failed (${after === 'up' ? `down after ${probe.fall} in a row` : 'not up yet'}): ${result.error}`)
+      this.log.info(
+        { error: result.error, latencyMs: result.latencyMs },
+        `tomcat probe failed (${after === 'up' ? `down after ${probe.fall} in a row` : 'not up yet'}): ${result.error}`,
+      )
     } else {
       this.log.debug({ ok: result.ok, status: result.status, latencyMs: result.latencyMs, error: result.error }, 'tomcat probe')
     }
@@ -257,7 +302,10 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   }
 
   private onDown(result: ProbeResult): void {
-    this.log.warn({ error: result.error, failures: this.track.failures }, `tomcat is down: ${this.track.failures} failed probes in a row, last: ${result.error}`)
+    this.log.warn(
+      { error: result.error, failures: this.track.failures },
+      `tomcat is down: ${this.track.failures} failed probes in a row, last: ${result.error}`,
+    )
     this.cancelWarmup()
     this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
     this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
@@ -267,10 +315,15 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     const warmup = this.settings.warmup
     if (before === 'unknown' && this.settings.startupPolicy === 'admin') {
       this.warmupPhase = warmup ? 'skipped' : 'none'
-      this.log.info(`tomcat is up (${this.track.passes} passing probes); startup policy admin: no warm-up for a Tomcat that was already running`)
+      this.log.info(
+        `tomcat is up (${this.track.passes} passing probes); startup policy admin: no warm-up for a Tomcat that was already running`,
+      )
       return
     }
-    this.log.info({ passes: this.track.passes, was: before }, `tomcat is up: ${this.track.passes} passing probes${warmup ? '; warming it up before answering 200' : ''}`)
+    this.log.info(
+      { passes: this.track.passes, was: before },
+      `tomcat is up: ${this.track.passes} passing probes${warmup ? '; warming it up before answering 200' : ''}`,
+    )
     if (warmup) this.startWarmup()
   }
 
@@ -314,18 +367,27 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         // before it says anything about the Tomcat now running, so the warm-up starts over.
         this.warmupPhase = 'failed'
         const wait = this.scheduleWarmupRetry()
-        this.log.error(summary, `tomcat warm-up stopped: Tomcat could not be reached (${progress.lastError}); staying down, warming up again from the start in ${wait} ms`)
+        this.log.error(
+          summary,
+          `tomcat warm-up stopped: Tomcat could not be reached (${progress.lastError}); staying down, warming up again from the start in ${wait} ms`,
+        )
       } else if (outcome === 'passed') {
         this.warmupPhase = 'passed'
         this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
         this.log.info(summary, `tomcat warm-up done in ${seconds.toFixed(1)} s: ${progress.done} requests, ${progress.failed} failed`)
       } else if (settings.onFailure === 'ready') {
         this.warmupPhase = 'ready-anyway'
-        this.log.warn(summary, `tomcat warm-up had ${progress.failed} failed requests (at most ${settings.maxFailures} allowed); answering the admin state anyway (--warmup-on-failure ready)`)
+        this.log.warn(
+          summary,
+          `tomcat warm-up had ${progress.failed} failed requests (at most ${settings.maxFailures} allowed); answering the admin state anyway (--warmup-on-failure ready)`,
+        )
       } else {
         this.warmupPhase = 'failed'
         const wait = this.scheduleWarmupRetry()
-        this.log.error(summary, `tomcat warm-up failed: ${progress.failed} failed requests (at most ${settings.maxFailures} allowed), last: ${progress.lastError}; staying down, trying again in ${wait} ms`)
+        this.log.error(
+          summary,
+          `tomcat warm-up failed: ${progress.failed} failed requests (at most ${settings.maxFailures} allowed), last: ${progress.lastError}; staying down, trying again in ${wait} ms`,
+        )
       }
       this.emit('change', 'warmup')
     })

@@ -4,7 +4,6 @@ import type { ProbeSettings } from './settings.js'
 import type { ProbeResult } from '../protocol/status.js'
 export type { ProbeResult }
 
-
 export const PROBE_USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (probe)`
 const MAX_BODY = 64 * 1024
 const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE'])

@@ -118,7 +118,10 @@ export function tomcatSettings(config: TomcatConfig): TomcatSettings {
   let warmup: WarmupSettings | null = null
   if (config.warmupUrls.length > 0) {
     if (!probe) {
-      throw new AgentError('AGENT_ERR_CONFIG', 'invalid warmupUrls: the warm-up runs when the Tomcat probe sees Tomcat come up, so it needs tomcatUrl (--tomcat-url) too')
+      throw new AgentError(
+        'AGENT_ERR_CONFIG',
+        'invalid warmupUrls: the warm-up runs when the Tomcat probe sees Tomcat come up, so it needs tomcatUrl (--tomcat-url) too',
+      )
     }
     warmup = {
       urls: config.warmupUrls.map((u) => new URL(u, probe.url).href),
@@ -142,7 +145,10 @@ export function tomcatSettings(config: TomcatConfig): TomcatSettings {
     }
     const contexts = config.tomcatManagerContexts.length > 0 ? config.tomcatManagerContexts : probe ? [contextOf(probe.url)] : []
     if (contexts.length === 0) {
-      throw new AgentError('AGENT_ERR_CONFIG', 'invalid tomcatManagerContexts: expected the context paths to count sessions in (such as /app), since there is no tomcatUrl to take it from')
+      throw new AgentError(
+        'AGENT_ERR_CONFIG',
+        'invalid tomcatManagerContexts: expected the context paths to count sessions in (such as /app), since there is no tomcatUrl to take it from',
+      )
     }
     manager = {
       url: config.tomcatManagerUrl.replace(/\/+$/, ''),

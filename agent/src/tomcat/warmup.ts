@@ -28,7 +28,16 @@ export interface WarmupProgress {
 /** `unreachable`: a request could not reach Tomcat at all; whatever came before is not a warmed-up Tomcat. */
 export type WarmupOutcome = 'passed' | 'failed' | 'aborted' | 'unreachable'
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
 
 /**
  * A failure of the connection rather than of the application: refused, reset, closed before or
@@ -56,7 +65,10 @@ export interface WarmupRunOptions {
  * Stops early once the failures pass the limit when that means staying down anyway, and at the
  * first connection-level failure, whatever the limit (outcome `unreachable`).
  */
-export async function runWarmup(settings: WarmupSettings, options: WarmupRunOptions): Promise<{ outcome: WarmupOutcome; progress: WarmupProgress }> {
+export async function runWarmup(
+  settings: WarmupSettings,
+  options: WarmupRunOptions,
+): Promise<{ outcome: WarmupOutcome; progress: WarmupProgress }> {
   const now = options.now ?? Date.now
   const planned = settings.urls.length * settings.requests
   const progress: WarmupProgress = {

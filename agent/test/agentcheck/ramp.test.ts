@@ -11,7 +11,10 @@ t.test('a ramp is a staircase of whole percentages from the start weight to 100%
     { atMs: 1500, percent: 78 },
     { atMs: 2000, percent: 100 },
   ])
-  t.same(rampSchedule({ startPercent: 10, durationMs: 60000, steps: 10 }).map((s) => s.percent), [10, 19, 28, 37, 46, 55, 64, 73, 82, 91, 100])
+  t.same(
+    rampSchedule({ startPercent: 10, durationMs: 60000, steps: 10 }).map((s) => s.percent),
+    [10, 19, 28, 37, 46, 55, 64, 73, 82, 91, 100],
+  )
   t.same(rampSchedule({ startPercent: 50, durationMs: 1000, steps: 1 }), [
     { atMs: 0, percent: 50 },
     { atMs: 1000, percent: 100 },
@@ -47,7 +50,10 @@ t.test('every schedule rises, never exceeds 100 and ends there', async (t) => {
     for (const steps of [1, 2, 3, 7, 10, 100]) {
       const percents = rampSchedule({ startPercent, durationMs: 60000, steps }).map((s) => s.percent)
       const rising = percents.every((p, i) => i === 0 || p > (percents[i - 1] as number) || steps > 100 - startPercent)
-      t.ok(rising && percents.at(-1) === 100 && percents[0] === startPercent && Math.max(...percents) === 100, `start ${startPercent}%, ${steps} steps: ${percents.join(' ')}`)
+      t.ok(
+        rising && percents.at(-1) === 100 && percents[0] === startPercent && Math.max(...percents) === 100,
+        `start ${startPercent}%, ${steps} steps: ${percents.join(' ')}`,
+      )
     }
   }
 })

@@ -18,13 +18,29 @@ const cases: Array<[string, ReplyInputs, string]> = [
   ['drain carries the weight a return to ready starts at', { verdict: drain, weightPercent: 10 }, 'drain 10%\n'],
   ['drain with the operator reason', { verdict: drain, weightPercent: 10, adminReason: 'deploy v42' }, 'drain 10% #deploy v42\n'],
   ['admin down is maint', { verdict: adminDown, weightPercent: 10, adminReason: 'restarting tomcat' }, 'maint 10% #restarting tomcat\n'],
-  ['no readable state is down, with why', { verdict: noState, weightPercent: 100 }, 'down 100% #no valid admin state: the state file is empty\n'],
-  ['Tomcat dead is down, not maint', { verdict: tomcatDown, weightPercent: 10, adminReason: 'ignored' }, 'down 10% #Tomcat refused 3 probes in a row\n'],
+  [
+    'no readable state is down, with why',
+    { verdict: noState, weightPercent: 100 },
+    'down 100% #no valid admin state: the state file is empty\n',
+  ],
+  [
+    'Tomcat dead is down, not maint',
+    { verdict: tomcatDown, weightPercent: 10, adminReason: 'ignored' },
+    'down 10% #Tomcat refused 3 probes in a row\n',
+  ],
   ['warming up is down', { verdict: warmingUp, weightPercent: 10 }, 'down 10% #warm-up 1/3 passed\n'],
   ['a weight out of range is clamped to what HAProxy 2.6 takes', { verdict: ready, weightPercent: 0 }, 'ready up 1%\n'],
   ['a fractional weight is rounded', { verdict: ready, weightPercent: 32.5 }, 'ready up 33%\n'],
-  ['a reason with a line break stays on one line', { verdict: drain, weightPercent: 10, adminReason: 'deploy\nmaint' }, 'drain 10% #deploy maint\n'],
-  ['a # in the reason stays inside the description', { verdict: adminDown, weightPercent: 10, adminReason: 'ticket #42' }, 'maint 10% #ticket #42\n'],
+  [
+    'a reason with a line break stays on one line',
+    { verdict: drain, weightPercent: 10, adminReason: 'deploy\nmaint' },
+    'drain 10% #deploy maint\n',
+  ],
+  [
+    'a # in the reason stays inside the description',
+    { verdict: adminDown, weightPercent: 10, adminReason: 'ticket #42' },
+    'maint 10% #ticket #42\n',
+  ],
   ['a blank reason adds nothing', { verdict: drain, weightPercent: 10, adminReason: '  \t ' }, 'drain 10%\n'],
 ]
 
@@ -55,7 +71,10 @@ t.test('every answer parses the way HAProxy 2.6 parses it', async (t) => {
       if (word.startsWith('#')) break
       words.push(word)
     }
-    t.ok(words.every((w) => known.test(w)), `${name}: only known words before # (${words.join(' ')})`)
+    t.ok(
+      words.every((w) => known.test(w)),
+      `${name}: only known words before # (${words.join(' ')})`,
+    )
   }
 })
 

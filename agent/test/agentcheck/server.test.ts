@@ -48,7 +48,12 @@ t.test('resets at every point of the exchange never crash the agent', async (t) 
   await waitFor('every connection closed', () => running.agent.core.status().agentCheck.connections === 0)
   const metrics = await running.agent.core.metrics.registry.metrics()
   t.equal(await metricValue(metrics, 'health_agent_agent_check_connections'), 0)
-  t.comment(metrics.split('\n').filter((l) => l.startsWith('health_agent_agent_check_connection_problems_total')).join('\n') || 'no connection problems counted')
+  t.comment(
+    metrics
+      .split('\n')
+      .filter((l) => l.startsWith('health_agent_agent_check_connection_problems_total'))
+      .join('\n') || 'no connection problems counted',
+  )
 })
 
 t.test('a client that never reads nor closes is cut off after the timeout; others are served meanwhile', async (t) => {
@@ -66,7 +71,9 @@ t.test('a client that never reads nor closes is cut off after the timeout; other
 
   t.equal(await agentCheckExchange(port), 'ready up 100%\n', 'served while a stuck client is open')
   const started = Date.now()
-  await waitFor('the stuck and flooding connections closed by the agent', () => running.agent.core.status().agentCheck.connections === 0, { timeoutMs: 5000 })
+  await waitFor('the stuck and flooding connections closed by the agent', () => running.agent.core.status().agentCheck.connections === 0, {
+    timeoutMs: 5000,
+  })
   t.comment(`closed ${Date.now() - started} ms after the check`)
   const metrics = await running.agent.core.metrics.registry.metrics()
   t.match(metrics, /health_agent_agent_check_connection_problems_total\{kind="timeout"\} [1-9]/, 'the timeout is counted')
@@ -78,11 +85,15 @@ t.test('connections over the cap are closed at once, and served again once under
   const port = running.agentCheckPort
   // Half-open clients: they got their line and the agent's FIN, but keep their side open.
   const holders = await Promise.all(
-    Array.from({ length: 5 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
-      s.on('error', () => undefined)
-      s.on('data', () => resolve(s))
-    })),
+    Array.from(
+      { length: 5 },
+      () =>
+        new Promise<ReturnType<typeof connect>>((resolve) => {
+          const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+          s.on('error', () => undefined)
+          s.on('data', () => resolve(s))
+        }),
+    ),
   )
   t.teardown(() => holders.forEach((s) => s.destroy()))
   t.equal(running.agent.core.status().agentCheck.connections, 5)
@@ -98,7 +109,21 @@ t.test('the built agent takes 1,000 connections (answers, resets, agent-send) an
   const [listen, adminListen, agentCheck] = await Promise.all([freePort(), freePort(), freePort()])
   const child = spawn(
     process.execPath,
-    [requireBuilt(AGENT_BIN), '--data-dir', dir, '--listen', `127.0.0.1:${listen}`, '--admin-listen', `127.0.0.1:${adminListen}`, '--agent-check-listen', `127.0.0.1:${agentCheck}`, '--weight-ramp-ms', '0', '--log-level', 'warn'],
+    [
+      requireBuilt(AGENT_BIN),
+      '--data-dir',
+      dir,
+      '--listen',
+      `127.0.0.1:${listen}`,
+      '--admin-listen',
+      `127.0.0.1:${adminListen}`,
+      '--agent-check-listen',
+      `127.0.0.1:${agentCheck}`,
+      '--weight-ramp-ms',
+      '0',
+      '--log-level',
+      'warn',
+    ],
     { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let output = ''
@@ -112,7 +137,11 @@ t.test('the built agent takes 1,000 connections (answers, resets, agent-send) an
       await exited
     }
   })
-  await waitFor('the agent check answering', async () => (exit !== null ? Promise.reject(new Error(`agent exited: ${output}`)) : (await agentCheckExchange(agentCheck).catch(() => '')) === 'ready up 100%\n'))
+  await waitFor('the agent check answering', async () =>
+    exit !== null
+      ? Promise.reject(new Error(`agent exited: ${output}`))
+      : (await agentCheckExchange(agentCheck).catch(() => '')) === 'ready up 100%\n',
+  )
 
   const started = Date.now()
   const answers = await inBatches(1000, 100, async (i) => {

@@ -33,7 +33,11 @@ t.test('a ramp starts when the server becomes ready again and follows the clock'
   const { clock, weight } = setup(t)
   t.same(weight.current('ready'), { percent: 100, source: 'full', note: null }, 'no ramp until told')
   weight.onEffectiveState('ready', 'drain')
-  t.same(weight.current('drain'), { percent: 10, source: 'ramp-pending', note: null }, 'not ready: the answer already carries the start weight')
+  t.same(
+    weight.current('drain'),
+    { percent: 10, source: 'ramp-pending', note: null },
+    'not ready: the answer already carries the start weight',
+  )
   weight.onEffectiveState('drain', 'ready')
   const seen: Array<[number, number, string]> = []
   for (const at of [0, 499, 500, 1000, 1500, 1999, 2000, 5000]) {
@@ -101,7 +105,15 @@ t.test('an override wins over the ramp, is written to its file, audited, and sur
   t.same(weight.current('ready'), { percent: 50, source: 'override', note: 'weight override until 2026-11-26T10:10:00.000Z: canary' })
   t.equal(weight.current('drain').percent, 50, 'the override is also what a return to ready starts at')
   t.same(JSON.parse(readFileSync(file, 'utf8')), override)
-  t.match(auditLines().at(-1), { kind: 'weight', from: null, to: '50%', until: '2026-11-26T10:10:00.000Z', source: 'api', reason: 'canary', by: 'alice' })
+  t.match(auditLines().at(-1), {
+    kind: 'weight',
+    from: null,
+    to: '50%',
+    until: '2026-11-26T10:10:00.000Z',
+    source: 'api',
+    reason: 'canary',
+    by: 'alice',
+  })
 
   const again = setup(t, dir)
   again.clock.now = clock.now + 60_000
@@ -157,14 +169,21 @@ t.test('an override expires by itself', async (t) => {
   await weight.setOverride({ percent: 40, expiresInSeconds: 1 })
   t.equal(weight.current('ready').percent, 40)
   // The file goes first, then the audit entry: wait for the last step.
-  await waitFor('the expiry audited', () => readFileSync(join(dir, 'audit.log'), 'utf8').includes('"source":"expired"'), { timeoutMs: 5000 })
+  await waitFor('the expiry audited', () => readFileSync(join(dir, 'audit.log'), 'utf8').includes('"source":"expired"'), {
+    timeoutMs: 5000,
+  })
   t.notOk(existsSync(join(dir, 'weight.json')), 'the override file is removed')
   t.equal(weight.current('ready').percent, 100)
 })
 
 t.test('a bad weight file is reported and ignored, never fatal', async (t) => {
   const { weight, file } = setup(t)
-  for (const text of ['{"percent":', '{"percent":0,"until":null,"since":"2026-11-26T10:00:00.000Z"}', '[1]', '{"percent":50,"until":"soon","since":"2026-11-26T10:00:00.000Z"}']) {
+  for (const text of [
+    '{"percent":',
+    '{"percent":0,"until":null,"since":"2026-11-26T10:00:00.000Z"}',
+    '[1]',
+    '{"percent":50,"until":"soon","since":"2026-11-26T10:00:00.000Z"}',
+  ]) {
     writeFileSync(file, text)
     await weight.load()
     const status = weight.status('ready')

@@ -17,16 +17,40 @@ import { requireBinary } from '../helpers/system.js'
 interface ModuleResult {
   host: string
   outcome: string
-  result: Record<string, unknown> & { changed?: boolean; msg?: string; state?: string; previous_state?: string; status?: { admin?: { state?: string } } }
+  result: Record<string, unknown> & {
+    changed?: boolean
+    msg?: string
+    state?: string
+    previous_state?: string
+    status?: { admin?: { state?: string } }
+  }
 }
 
 function runModule(dir: string, args: Record<string, unknown>, extra: string[] = []): Promise<ModuleResult> {
   requireBinary('ansible')
   return new Promise((resolve, reject) => {
-    const child = spawn('ansible', ['localhost', '-i', 'localhost,', '-c', 'local', '-o', '-M', join(ANSIBLE_DIR, 'library'), '-m', 'tomcat_health_agent', '-a', JSON.stringify(args), ...extra], {
-      env: { ...ansibleEnv(dir), ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      'ansible',
+      [
+        'localhost',
+        '-i',
+        'localhost,',
+        '-c',
+        'local',
+        '-o',
+        '-M',
+        join(ANSIBLE_DIR, 'library'),
+        '-m',
+        'tomcat_health_agent',
+        '-a',
+        JSON.stringify(args),
+        ...extra,
+      ],
+      {
+        env: { ...ansibleEnv(dir), ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     let out = ''
     child.stdout.on('data', (c: Buffer) => (out += c.toString()))
     child.stderr.on('data', (c: Buffer) => (out += c.toString()))
@@ -52,7 +76,11 @@ t.test('tomcat_health_agent module: honest changed, JSON result, check mode, fai
 
   const drain = await runModule(dir, { ...common, state: 'drain' })
   t.equal(drain.outcome, 'CHANGED', JSON.stringify(drain.result))
-  t.match(drain.result, { changed: true, previous_state: 'ready', state: 'drain', status: { admin: { state: 'drain' } } }, "the agent's JSON is in the result")
+  t.match(
+    drain.result,
+    { changed: true, previous_state: 'ready', state: 'drain', status: { admin: { state: 'drain' } } },
+    "the agent's JSON is in the result",
+  )
   t.equal(await adminState(), 'drain')
 
   const again = await runModule(dir, { ...common, state: 'drain' })

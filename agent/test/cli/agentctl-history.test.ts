@@ -19,7 +19,10 @@ t.test('drain --for sets an expiry that status shows; history lists the changes 
   t.match(status.stdout, new RegExp(`^admin +drain since \\S+ until ${until} by alice: deploy v42$`, 'm'))
 
   // A torn line and a weight entry in the log are skipped, not fatal.
-  appendFileSync(join(running.dir, 'audit.log'), '{"time":"2026-\n{"time":"2026-11-30T00:00:00.000Z","kind":"weight","from":null,"to":"50%"}\n')
+  appendFileSync(
+    join(running.dir, 'audit.log'),
+    '{"time":"2026-\n{"time":"2026-11-30T00:00:00.000Z","kind":"weight","from":null,"to":"50%"}\n',
+  )
   const ready = await agentctl(['ready', '--reason', 'deployed', '--by', 'bob'], env)
   t.equal(ready.code, 0, ready.stderr)
 
@@ -34,7 +37,13 @@ t.test('drain --for sets an expiry that status shows; history lists the changes 
 
   const json = await agentctl(['history', '--json', '--limit', '2'], env)
   const tail = JSON.parse(json.stdout) as AuditTail
-  t.same(tail.entries.map((e) => [e.from, e.to, e.by, e.current]), [['ready', 'drain', 'alice', false], ['drain', 'ready', 'bob', true]])
+  t.same(
+    tail.entries.map((e) => [e.from, e.to, e.by, e.current]),
+    [
+      ['ready', 'drain', 'alice', false],
+      ['drain', 'ready', 'bob', true],
+    ],
+  )
   t.ok(tail.entries[0]!.durationMs >= 0 && tail.entries[0]!.durationMs < 60_000)
   t.equal(tail.truncated, false)
 

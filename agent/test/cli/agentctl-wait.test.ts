@@ -45,12 +45,18 @@ t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors',
 
   const forced = await agentctl(['drain', '--wait', '--force-after', '0.5'], env)
   t.equal(forced.code, 0, 'force-after exits 0')
-  t.match(forced.stderr, /WARNING: drained NOT confirmed after 0\.\ds; going on anyway because of --force-after: lb1 be\/s1: NOLB with 1 session in flight/)
+  t.match(
+    forced.stderr,
+    /WARNING: drained NOT confirmed after 0\.\ds; going on anyway because of --force-after: lb1 be\/s1: NOLB with 1 session in flight/,
+  )
 
   scur.lb1 = 0
   const confirmed = await agentctl(['drain', '--wait', '--json'], env)
   t.equal(confirmed.code, 0, 'confirmed exits 0')
-  const doc = JSON.parse(confirmed.stdout) as { status: { admin: { state: string } }; wait: { outcome: string; confirmation: { loadBalancers: unknown[] } } }
+  const doc = JSON.parse(confirmed.stdout) as {
+    status: { admin: { state: string } }
+    wait: { outcome: string; confirmation: { loadBalancers: unknown[] } }
+  }
   t.equal(doc.status.admin.state, 'drain', '--json --wait prints one document: the status...')
   t.match(doc.wait, { event: 'done', outcome: 'confirmed', confirmation: { confirmed: true } }, '...and the last event of the wait')
 
@@ -59,5 +65,8 @@ t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors',
   t.match(ready.stdout, /ready: confirmed by 2 load balancers after \d+\.\ds \(lb1 be\/s1 UP scur=0, lb2 be\/s1 UP scur=0\)/)
 
   const status = await agentctl(['status'], env)
-  t.match(status.stdout, /lbs {9}ready confirmed \(stale after 10s, expected lb1, lb2\)\n {2}lb1 be\/s1 +UP +scur=0 qcur=0 +checked \d\.\ds ago {2}ok/)
+  t.match(
+    status.stdout,
+    /lbs {9}ready confirmed \(stale after 10s, expected lb1, lb2\)\n {2}lb1 be\/s1 +UP +scur=0 qcur=0 +checked \d\.\ds ago {2}ok/,
+  )
 })

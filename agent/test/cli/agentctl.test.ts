@@ -34,7 +34,11 @@ t.test('status, drain, down and ready against a running agent', async (t) => {
   t.equal((await running.check()).status, 200)
 
   const json = await agentctl(['status', '--json'], env)
-  t.match(JSON.parse(json.stdout), { effective: { state: 'ready' }, admin: { state: 'ready', reason: 'deployed' }, stateFile: { ok: true } })
+  t.match(JSON.parse(json.stdout), {
+    effective: { state: 'ready' },
+    admin: { state: 'ready', reason: 'deployed' },
+    stateFile: { ok: true },
+  })
 })
 
 t.test('status shows a state-file problem', async (t) => {
@@ -42,7 +46,10 @@ t.test('status shows a state-file problem', async (t) => {
   writeFileSync(running.agent.core.config.stateFile, 'nonsense\n')
   const { waitFor } = await import('../helpers/wait.js')
   await waitFor('problem', () => running.agent.core.store.problem !== null)
-  const status = await agentctl(['status'], { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') })
+  const status = await agentctl(['status'], {
+    HEALTH_AGENT_URL: running.adminUrl,
+    HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token'),
+  })
   t.match(status.stdout, /state file .*: invalid since \S+: expected a state .* \(last good state kept\)/)
 })
 
@@ -102,7 +109,7 @@ t.test('exit codes: bad usage 2, unreachable 3, refused 4', async (t) => {
   t.equal(running.agent.core.store.current?.state, 'ready', 'refused calls changed nothing')
 })
 
-t.test("agentctl reads only its own settings: an agent-only setting it does not use cannot stop it", async (t) => {
+t.test('agentctl reads only its own settings: an agent-only setting it does not use cannot stop it', async (t) => {
   const running = await startAgent(t)
   const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
   const config = join(running.dir, 'agent.yaml')

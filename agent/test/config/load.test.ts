@@ -48,13 +48,28 @@ t.test('JSON config files, HEALTH_AGENT_CONFIG, and relative paths from the work
 t.test('an invalid value names the setting, its source, what was expected and what arrived', async (t) => {
   const dir = tempDir(t)
   const cases: Array<[Parameters<typeof loadConfig>[0], RegExp]> = [
-    [{ flags: { listen: 'nope' } }, /^invalid listen \(--listen\): expected HOST:PORT such as 0\.0\.0\.0:9990 or \[::1\]:9990, got "nope"$/],
+    [
+      { flags: { listen: 'nope' } },
+      /^invalid listen \(--listen\): expected HOST:PORT such as 0\.0\.0\.0:9990 or \[::1\]:9990, got "nope"$/,
+    ],
     [{ flags: { listen: '127.0.0.1:70000' } }, /invalid listen \(--listen\).*got "127\.0\.0\.1:70000"/],
-    [{ env: { HEALTH_AGENT_ADMIN_LISTEN: 'unix:' } }, /^invalid adminListen \(HEALTH_AGENT_ADMIN_LISTEN\): expected HOST:PORT such as 127\.0\.0\.1:9991, or unix:\/path\/to\/socket, got "unix:"$/],
-    [{ env: { HEALTH_AGENT_INITIAL_STATE: 'up' } }, /^invalid initialState \(HEALTH_AGENT_INITIAL_STATE\): expected one of ready, drain, down, got "up"$/],
-    [{ flags: { statePollMs: 'fast' } }, /^invalid statePollMs \(--state-poll-ms\): expected an integer number of milliseconds from 50 to 60000, got "fast"$/],
+    [
+      { env: { HEALTH_AGENT_ADMIN_LISTEN: 'unix:' } },
+      /^invalid adminListen \(HEALTH_AGENT_ADMIN_LISTEN\): expected HOST:PORT such as 127\.0\.0\.1:9991, or unix:\/path\/to\/socket, got "unix:"$/,
+    ],
+    [
+      { env: { HEALTH_AGENT_INITIAL_STATE: 'up' } },
+      /^invalid initialState \(HEALTH_AGENT_INITIAL_STATE\): expected one of ready, drain, down, got "up"$/,
+    ],
+    [
+      { flags: { statePollMs: 'fast' } },
+      /^invalid statePollMs \(--state-poll-ms\): expected an integer number of milliseconds from 50 to 60000, got "fast"$/,
+    ],
     [{ flags: { statePollMs: '10' } }, /^invalid statePollMs \(--state-poll-ms\): .* got 10$/],
-    [{ flags: { checkPath: 'health' } }, /^invalid checkPath \(--check-path\): expected a URL path starting with \/ such as \/health, got "health"$/],
+    [
+      { flags: { checkPath: 'health' } },
+      /^invalid checkPath \(--check-path\): expected a URL path starting with \/ such as \/health, got "health"$/,
+    ],
   ]
   for (const [options, message] of cases) {
     t.throws(() => loadConfig({ env: {}, cwd: dir, ...options }), { code: 'AGENT_ERR_CONFIG', message }, JSON.stringify(options))
@@ -74,13 +89,19 @@ t.test('config file problems are reported with the file name', async (t) => {
   t.throws(load('bad.json'), { code: 'AGENT_ERR_CONFIG_FILE', message: /bad\.json is not valid JSON/ })
   t.throws(load('list.yaml'), { code: 'AGENT_ERR_CONFIG_FILE', message: /expected a mapping of settings/ })
   t.throws(load('missing.yaml'), { code: 'AGENT_ERR_CONFIG_FILE', message: /cannot read config file .*missing\.yaml/ })
-  t.throws(load('wrong.yaml'), { code: 'AGENT_ERR_CONFIG', message: /^invalid statePollMs \(statePollMs in .*wrong\.yaml\): expected an integer .* got "soon"$/ })
+  t.throws(load('wrong.yaml'), {
+    code: 'AGENT_ERR_CONFIG',
+    message: /^invalid statePollMs \(statePollMs in .*wrong\.yaml\): expected an integer .* got "soon"$/,
+  })
 })
 
 t.test('the command line maps flags onto settings and refuses unknown ones', async (t) => {
   const parsed = parseCommandLine(['--state-file', '/tmp/s', '--listen=127.0.0.1:1', '--help'], { help: { type: 'boolean' } })
   t.same(parsed.settings, { stateFile: '/tmp/s', listen: '127.0.0.1:1' })
   t.equal(parsed.options.help, true)
-  t.throws(() => parseCommandLine(['--stat-file', 'x'], {}), { code: 'AGENT_ERR_CONFIG', message: /Unknown option '--stat-file'.*\(see --help\)/ })
+  t.throws(() => parseCommandLine(['--stat-file', 'x'], {}), {
+    code: 'AGENT_ERR_CONFIG',
+    message: /Unknown option '--stat-file'.*\(see --help\)/,
+  })
   t.throws(() => parseCommandLine(['--listen'], {}), { code: 'AGENT_ERR_CONFIG', message: /--listen/ })
 })

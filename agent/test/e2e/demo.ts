@@ -49,7 +49,9 @@ function interesting(line: string): boolean {
 async function counters(stack: Stack, load: LoadGenerator): Promise<string> {
   const r = load.report
   const statuses = await Promise.all(stack.hosts.map(async (h) => `${h.name} ${await stack.serverStatus(h).catch(() => '?')}`))
-  const versions = Object.entries(r.versions).map(([v, n]) => `${v} ${n}`).join(' ')
+  const versions = Object.entries(r.versions)
+    .map(([v, n]) => `${v} ${n}`)
+    .join(' ')
   return `requests ${r.requests}  ok ${r.ok}  failed ${r.failed}  | ${versions || 'no answer yet'} | ${statuses.join('  ')}`
 }
 
@@ -69,21 +71,35 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'health-agent-demo-'))
   cleanups.teardown(() => rmSync(dir, { recursive: true, force: true }))
   try {
-    say('starting HAProxy (haproxy-snippets/httpchk-backend.cfg), three Tomcat 10 instances serving v1, and an agent beside each on its defaults (about 10 s)')
+    say(
+      'starting HAProxy (haproxy-snippets/httpchk-backend.cfg), three Tomcat 10 instances serving v1, and an agent beside each on its defaults (about 10 s)',
+    )
     const v1 = writeAppWar(dir, 'v1')
     const v2 = writeAppWar(dir, 'v2')
     const stack = await startStack(cleanups, dir, { war: v1 })
     say(`HAProxy on ${stack.frontendUrl}; HAProxy sees every Tomcat UP`)
-    for (const h of stack.hosts) say(`  ${h.name}: Tomcat on :${h.tomcat.httpPort}, agent check on :${h.agent.healthPort}, admin ${h.agent.adminUrl}`)
+    for (const h of stack.hosts)
+      say(`  ${h.name}: Tomcat on :${h.tomcat.httpPort}, agent check on :${h.agent.healthPort}, admin ${h.agent.adminUrl}`)
 
-    const load = new LoadGenerator({ url: stack.frontendUrl, clients: 8, slowEvery: 5, slowPath: '/app/slow.jsp', maxRequests: 1_000_000, maxSeconds: 600, versionOf: versionOfBody })
+    const load = new LoadGenerator({
+      url: stack.frontendUrl,
+      clients: 8,
+      slowEvery: 5,
+      slowPath: '/app/slow.jsp',
+      maxRequests: 1_000_000,
+      maxSeconds: 600,
+      versionOf: versionOfBody,
+    })
     load.start(['v1', 'v2'])
     cleanups.teardown(() => load.stop())
-    const ticker = setInterval(async () => {
-      const line = await counters(stack, load)
-      if (tty) process.stdout.write(`\r\x1b[2K${clock()}  ${line}`)
-      else say(line)
-    }, tty ? 250 : 2000)
+    const ticker = setInterval(
+      async () => {
+        const line = await counters(stack, load)
+        if (tty) process.stdout.write(`\r\x1b[2K${clock()}  ${line}`)
+        else say(line)
+      },
+      tty ? 250 : 2000,
+    )
     cleanups.teardown(() => clearInterval(ticker))
 
     say('rolling-deploy: v1 -> v2, one Tomcat at a time, under load')
@@ -103,9 +119,12 @@ async function main(): Promise<number> {
     const counts = await stack.backendCounters()
     say('')
     say(`summary: rolling-deploy exited ${roll.code} after ${roll.seconds.toFixed(1)} s; Tomcats now serve ${versions.join(', ')}`)
-    say(`         ${report.requests} requests through HAProxy, ${report.failed} failed; responses by version ${JSON.stringify(report.versions)}`)
+    say(
+      `         ${report.requests} requests through HAProxy, ${report.failed} failed; responses by version ${JSON.stringify(report.versions)}`,
+    )
     say(`         HAProxy counters: econ=${counts.econ} eresp=${counts.eresp} wretr=${counts.wretr} wredis=${counts.wredis}`)
-    for (const failure of report.failures.slice(0, 5)) say(`         failed at ${failure.at.toFixed(2)}s: ${failure.path}: ${failure.error}`)
+    for (const failure of report.failures.slice(0, 5))
+      say(`         failed at ${failure.at.toFixed(2)}s: ${failure.path}: ${failure.error}`)
     say(`         time line of the roll (SVG): ${saveRollSvg(timeline, TIMELINE_FILE, 'npm run demo: rolling-deploy v1 -> v2 under load')}`)
     const hidden = counts.econ + counts.eresp + counts.wretr + counts.wredis
     return roll.code === 0 && report.failed === 0 && hidden === 0 ? 0 : 1

@@ -38,11 +38,17 @@ export interface ReloadableHaproxy {
  * socket that hands the listeners over (`expose-fd listeners`); `config` holds the rest, with its
  * own `server-state-file`. Every process it starts is killed by PID at teardown.
  */
-export async function startReloadableHaproxy(t: Teardowns, dir: string, options: { config: string; stateFile: string; globalLines: string[] }): Promise<ReloadableHaproxy> {
+export async function startReloadableHaproxy(
+  t: Teardowns,
+  dir: string,
+  options: { config: string; stateFile: string; globalLines: string[] },
+): Promise<ReloadableHaproxy> {
   const binary = requireBinary('haproxy')
   const socket = join(dir, 'haproxy.sock')
   const configFile = join(dir, 'haproxy.cfg')
-  const global = [`stats socket ${socket} level admin expose-fd listeners`, 'maxconn 2000', ...options.globalLines].map((l) => `    ${l}\n`).join('')
+  const global = [`stats socket ${socket} level admin expose-fd listeners`, 'maxconn 2000', ...options.globalLines]
+    .map((l) => `    ${l}\n`)
+    .join('')
   writeFileSync(configFile, `global\n${global}\n${options.config}\n`)
   const children = new Set<ChildProcess>()
   t.teardown(async () => {
@@ -65,10 +71,14 @@ export async function startReloadableHaproxy(t: Teardowns, dir: string, options:
     let output = ''
     child.stdout?.on('data', (c: Buffer) => (output += c.toString()))
     child.stderr?.on('data', (c: Buffer) => (output += c.toString()))
-    await waitFor('HAProxy to answer on its socket as the new process', async () => {
-      if (child.exitCode !== null) throw new Error(`haproxy exited at start:\n${output}`)
-      return new RegExp(`^Pid: ${child.pid}$`, 'm').test(await haproxyCommand(socket, 'show info', 1000))
-    }, { timeoutMs: 30_000, intervalMs: 50 })
+    await waitFor(
+      'HAProxy to answer on its socket as the new process',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`haproxy exited at start:\n${output}`)
+        return new RegExp(`^Pid: ${child.pid}$`, 'm').test(await haproxyCommand(socket, 'show info', 1000))
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    )
     current = { child, output: () => output }
   }
   const command = (line: string) => haproxyCommand(socket, line)

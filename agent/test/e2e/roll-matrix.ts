@@ -117,10 +117,14 @@ export const ROLLS: Roll[] = [
         const stateFile = host.stateFile
         writeFileSync(stateFile, 'drain\n')
         // No agentctl: the operator watches HAProxy until the server is drained.
-        await waitFor(`${host.name} drained in HAProxy`, async () => {
-          const row = await stack.haproxy.serverStat('be', host.name)
-          return row.status === 'NOLB' && row.scur === '0'
-        }, { timeoutMs: 120_000, intervalMs: 50 })
+        await waitFor(
+          `${host.name} drained in HAProxy`,
+          async () => {
+            const row = await stack.haproxy.serverStat('be', host.name)
+            return row.status === 'NOLB' && row.scur === '0'
+          },
+          { timeoutMs: 120_000, intervalMs: 50 },
+        )
         await swap(host, war)
         writeFileSync(stateFile, 'ready\n')
         await untilUp(stack, host)
@@ -157,14 +161,21 @@ export const ROLLS: Roll[] = [
         await swap(host, war)
         // ready at once, while the new JVM is still starting; no wait.
         await ctl(host, ['ready'])
-        await waitFor(`${host.name}'s Tomcat to serve again`, async () => (await httpRequest(`http://127.0.0.1:${host.tomcat.httpPort}/app/health.txt`).catch(() => ({ status: 0 }))).status === 200, {
-          timeoutMs: 60_000,
-          intervalMs: 20,
-        })
+        await waitFor(
+          `${host.name}'s Tomcat to serve again`,
+          async () =>
+            (await httpRequest(`http://127.0.0.1:${host.tomcat.httpPort}/app/health.txt`).catch(() => ({ status: 0 }))).status === 200,
+          {
+            timeoutMs: 60_000,
+            intervalMs: 20,
+          },
+        )
         outages.push(Date.now() - stopped)
         await untilUp(stack, host)
       }
-      notes.push(`Tomcat stopped to serving again in ${outages.map((ms) => (ms / 1000).toFixed(2)).join('/')} s (probe window ${DEFAULT_PROBE_WINDOW_MS / 1000} s)`)
+      notes.push(
+        `Tomcat stopped to serving again in ${outages.map((ms) => (ms / 1000).toFixed(2)).join('/')} s (probe window ${DEFAULT_PROBE_WINDOW_MS / 1000} s)`,
+      )
     },
   },
   {
@@ -186,7 +197,15 @@ export const ROLLS: Roll[] = [
 ]
 
 function load(stack: Stack, versions: string[]): LoadGenerator {
-  const generator = new LoadGenerator({ url: stack.frontendUrl, clients: 8, slowEvery: 5, slowPath: '/app/slow.jsp', maxRequests: 200_000, maxSeconds: 400, versionOf: versionOfBody })
+  const generator = new LoadGenerator({
+    url: stack.frontendUrl,
+    clients: 8,
+    slowEvery: 5,
+    slowPath: '/app/slow.jsp',
+    maxRequests: 200_000,
+    maxSeconds: 400,
+    versionOf: versionOfBody,
+  })
   generator.start(versions)
   return generator
 }
@@ -196,7 +215,15 @@ function describeFailures(report: LoadReport): string {
 }
 
 /** One roll from `from` to `to` under load, asserted: no failed request, no HAProxy error, `to` everywhere. */
-export async function runCase(t: Test, stack: Stack, inventory: string, roll: Roll, from: string, to: string, war: string): Promise<MatrixRow> {
+export async function runCase(
+  t: Test,
+  stack: Stack,
+  inventory: string,
+  roll: Roll,
+  from: string,
+  to: string,
+  war: string,
+): Promise<MatrixRow> {
   const label = `(${roll.id}) ${roll.name}, ${from} -> ${to}`
   const before = await stack.backendCounters()
   const generator = load(stack, [from, to])
@@ -211,16 +238,42 @@ export async function runCase(t: Test, stack: Stack, inventory: string, roll: Ro
   }
   const seconds = (Date.now() - started) / 1000
   const mark = generator.report.requests
-  await waitFor(`${MIN_REQUESTS_AFTER} requests after the roll`, () => generator.report.requests >= mark + MIN_REQUESTS_AFTER, { timeoutMs: 60_000, intervalMs: 50 })
+  await waitFor(`${MIN_REQUESTS_AFTER} requests after the roll`, () => generator.report.requests >= mark + MIN_REQUESTS_AFTER, {
+    timeoutMs: 60_000,
+    intervalMs: 50,
+  })
   const report = await generator.stop()
   const after = await stack.backendCounters()
-  const delta = { econ: after.econ - before.econ, eresp: after.eresp - before.eresp, wretr: after.wretr - before.wretr, wredis: after.wredis - before.wredis }
+  const delta = {
+    econ: after.econ - before.econ,
+    eresp: after.eresp - before.eresp,
+    wretr: after.wretr - before.wretr,
+    wredis: after.wredis - before.wredis,
+  }
   const versions = await Promise.all(stack.hosts.map((h) => stack.versionOf(h)))
   t.error(error, `${label}: the roll completes`)
   t.equal(report.failed, 0, `${label}: no failed request at the client (${report.requests} requests)\n${describeFailures(report)}`)
-  t.same(delta, { econ: 0, eresp: 0, wretr: 0, wredis: 0 }, `${label}: HAProxy counted no connection or response error, retry or redispatch`)
-  t.same(versions, stack.hosts.map(() => to), `${label}: every Tomcat serves ${to}`)
+  t.same(
+    delta,
+    { econ: 0, eresp: 0, wretr: 0, wredis: 0 },
+    `${label}: HAProxy counted no connection or response error, retry or redispatch`,
+  )
+  t.same(
+    versions,
+    stack.hosts.map(() => to),
+    `${label}: every Tomcat serves ${to}`,
+  )
   t.equal(report.unexpectedVersions, 0, `${label}: every response was ${from} or ${to}`)
-  t.comment(`${label}: ${report.requests} requests, ${report.failed} failed, ${seconds.toFixed(1)} s; HAProxy timers ${JSON.stringify(CHECK)}`)
-  return { id: roll.id, name: roll.name, requests: report.requests, failed: report.failed, seconds, drains: ctx.drains, note: ctx.notes.join('; ') || null }
+  t.comment(
+    `${label}: ${report.requests} requests, ${report.failed} failed, ${seconds.toFixed(1)} s; HAProxy timers ${JSON.stringify(CHECK)}`,
+  )
+  return {
+    id: roll.id,
+    name: roll.name,
+    requests: report.requests,
+    failed: report.failed,
+    seconds,
+    drains: ctx.drains,
+    note: ctx.notes.join('; ') || null,
+  }
 }

@@ -13,14 +13,43 @@ import { waitFor } from '../helpers/wait.js'
 
 declare const document: { querySelectorAll(selector: string): { length: number } }
 
-const sample = (at: number, status: string, code: string, requests: number, failures = 0): RollSample => ({ at, servers: { t1: { status, checkCode: code } }, requests, failures })
+const sample = (at: number, status: string, code: string, requests: number, failures = 0): RollSample => ({
+  at,
+  servers: { t1: { status, checkCode: code } },
+  requests,
+  failures,
+})
 
 t.test('runs, rates and marks', async (t) => {
-  const samples = [sample(0, 'UP', '200', 0), sample(100, 'UP', '404', 10), sample(200, 'NOLB', '404', 30), sample(1200, 'NOLB', '404', 50, 2)]
-  t.same(runs(samples, (s) => s.servers.t1?.status, 1500), [[0, 200, 'UP'], [200, 1500, 'NOLB']])
-  t.same(runs(samples, (s) => s.servers.t1?.checkCode, 1500), [[0, 100, '200'], [100, 1500, '404']])
-  t.same(perSecond(samples, 0), [{ second: 0, requests: 30, failures: 0 }, { second: 1, requests: 20, failures: 2 }])
-  t.same(markOf('[1/3 t1] pre-deploy: step: drain and wait until every load balancer confirms', 5000), { at: 5000, host: 't1', label: 'drain' })
+  const samples = [
+    sample(0, 'UP', '200', 0),
+    sample(100, 'UP', '404', 10),
+    sample(200, 'NOLB', '404', 30),
+    sample(1200, 'NOLB', '404', 50, 2),
+  ]
+  t.same(
+    runs(samples, (s) => s.servers.t1?.status, 1500),
+    [
+      [0, 200, 'UP'],
+      [200, 1500, 'NOLB'],
+    ],
+  )
+  t.same(
+    runs(samples, (s) => s.servers.t1?.checkCode, 1500),
+    [
+      [0, 100, '200'],
+      [100, 1500, '404'],
+    ],
+  )
+  t.same(perSecond(samples, 0), [
+    { second: 0, requests: 30, failures: 0 },
+    { second: 1, requests: 20, failures: 2 },
+  ])
+  t.same(markOf('[1/3 t1] pre-deploy: step: drain and wait until every load balancer confirms', 5000), {
+    at: 5000,
+    host: 't1',
+    label: 'drain',
+  })
   t.same(markOf('[2/3 t2] deploy-war: step: stop tomcat', 1000), { at: 1000, host: 't2', label: 'stop' })
   t.equal(markOf('[2/3 t2] deploy-war: step: stage /tmp/x/app-v2.war', 1000), null, 'steps without a mark')
   t.equal(markOf('[1/3 t1] pre-deploy: done: drain and wait until every load balancer confirms (2.5 s)', 1), null)
@@ -63,8 +92,11 @@ backend be
   await agent.admin('PUT', '/v1/state', { state: 'drain' })
   await waitFor('HAProxy to see it NOLB', async () => (await haproxy.serverStat('be', 't1')).status === 'NOLB', { timeoutMs: 30_000 })
   const timeline = await recorder.stop()
-  t.same(timeline.hosts, ["t1"])
-  t.ok(timeline.samples.some((s) => s.servers['t1']?.checkCode === '404'), 'the agent\'s 404 was recorded')
+  t.same(timeline.hosts, ['t1'])
+  t.ok(
+    timeline.samples.some((s) => s.servers['t1']?.checkCode === '404'),
+    "the agent's 404 was recorded",
+  )
   t.ok(timeline.samples.at(-1)!.requests >= 20, 'the frontend counted the requests')
 
   const svg = renderRollSvg(timeline, 'drain test <&>')
@@ -79,12 +111,26 @@ backend be
   const context = await chromium.launchPersistentContext(tempDir(t, 'svg-browser-'), {
     executablePath: requireBinary('chromium'),
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
   t.teardown(() => context.close())
   const page = await context.newPage()
   await page.goto(pathToFileURL(file).href)
-  const counts = await page.evaluate(() => [document.querySelectorAll('parsererror').length, document.querySelectorAll('g.host').length, document.querySelectorAll('rect.haproxy').length, document.querySelectorAll('polyline.rate').length])
+  const counts = await page.evaluate(() => [
+    document.querySelectorAll('parsererror').length,
+    document.querySelectorAll('g.host').length,
+    document.querySelectorAll('rect.haproxy').length,
+    document.querySelectorAll('polyline.rate').length,
+  ])
   t.same(counts.slice(0, 2), [0, 1], 'parses as SVG, one host group')
   t.ok((counts[2] ?? 0) >= 2, 'UP and NOLB bands')
   t.equal(counts[3], 1, 'a request rate line')

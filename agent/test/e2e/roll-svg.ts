@@ -18,7 +18,11 @@ const HAPROXY_COLOURS: Array<[RegExp, string, string]> = [
   [/^DOWN /, '#f0a3a1', 'DOWN, coming up (n/m)'],
   [/^MAINT/, '#777777', 'MAINT'],
 ]
-const AGENT_COLOURS: Record<string, [string, string]> = { '200': ['#2e9e44', '200 ready'], '404': ['#e8930c', '404 drain'], '500': ['#d6332f', '500 down'] }
+const AGENT_COLOURS: Record<string, [string, string]> = {
+  '200': ['#2e9e44', '200 ready'],
+  '404': ['#e8930c', '404 drain'],
+  '500': ['#d6332f', '500 down'],
+}
 const OTHER = '#c8c8c8'
 
 export function escapeXml(text: string): string {
@@ -34,7 +38,11 @@ function agentColour(code: string): string {
 }
 
 /** Runs of equal values: [from, to, value], each run until the next sample (the last until the end). */
-export function runs(samples: readonly RollSample[], value: (s: RollSample) => string | undefined, end: number): Array<[number, number, string]> {
+export function runs(
+  samples: readonly RollSample[],
+  value: (s: RollSample) => string | undefined,
+  end: number,
+): Array<[number, number, string]> {
   const out: Array<[number, number, string]> = []
   samples.forEach((s, i) => {
     const v = value(s)
@@ -85,9 +93,13 @@ export function renderRollSvg(timeline: RollTimeline, title = 'rolling deploy'):
   const total = rates.reduce((a, r) => a + r.requests, 0)
   const failed = rates.reduce((a, r) => a + r.failures, 0)
 
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`)
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  )
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
-  out.push(`<text x="10" y="24" font-size="16" font-weight="bold">${escapeXml(`${title}: ${timeline.hosts.length} hosts, ${seconds.toFixed(1)} s, ${total} requests through HAProxy, ${failed} failed (5xx)`)}</text>`)
+  out.push(
+    `<text x="10" y="24" font-size="16" font-weight="bold">${escapeXml(`${title}: ${timeline.hosts.length} hosts, ${seconds.toFixed(1)} s, ${total} requests through HAProxy, ${failed} failed (5xx)`)}</text>`,
+  )
 
   const step = tickStep(seconds)
   for (let s = 0; s <= seconds; s += step) {
@@ -103,10 +115,14 @@ export function renderRollSvg(timeline: RollTimeline, title = 'rolling deploy'):
     out.push(`<text x="${LEFT - 8}" y="${y + 24 + 12}" text-anchor="end" fill="#555" font-size="10">HAProxy saw</text>`)
     out.push(`<text x="${LEFT - 8}" y="${y + 24 + BAND + 14}" text-anchor="end" fill="#555" font-size="10">agent answered</text>`)
     for (const [from, to, status] of runs(timeline.samples, (s) => s.servers[host]?.status, end)) {
-      out.push(`<rect class="haproxy" x="${f(x(from))}" y="${y + 24}" width="${f(Math.max(0.5, x(to) - x(from)))}" height="${BAND}" fill="${haproxyColour(status)}"><title>${escapeXml(status)}</title></rect>`)
+      out.push(
+        `<rect class="haproxy" x="${f(x(from))}" y="${y + 24}" width="${f(Math.max(0.5, x(to) - x(from)))}" height="${BAND}" fill="${haproxyColour(status)}"><title>${escapeXml(status)}</title></rect>`,
+      )
     }
     for (const [from, to, code] of runs(timeline.samples, (s) => s.servers[host]?.checkCode, end)) {
-      out.push(`<rect class="agent" x="${f(x(from))}" y="${y + 26 + BAND}" width="${f(Math.max(0.5, x(to) - x(from)))}" height="${BAND}" fill="${agentColour(code)}"><title>${escapeXml(code || 'no check yet')}</title></rect>`)
+      out.push(
+        `<rect class="agent" x="${f(x(from))}" y="${y + 26 + BAND}" width="${f(Math.max(0.5, x(to) - x(from)))}" height="${BAND}" fill="${agentColour(code)}"><title>${escapeXml(code || 'no check yet')}</title></rect>`,
+      )
     }
     timeline.marks
       .filter((m) => m.host === host)
@@ -114,7 +130,9 @@ export function renderRollSvg(timeline: RollTimeline, title = 'rolling deploy'):
         const mx = x(m.at)
         // Steps come in quick succession: three label rows keep their names apart.
         const row = k % 3
-        out.push(`<line class="mark" x1="${f(mx)}" y1="${y + 2 + row * 7}" x2="${f(mx)}" y2="${y + 28 + 2 * BAND}" stroke="#222" stroke-width="1"/>`)
+        out.push(
+          `<line class="mark" x1="${f(mx)}" y1="${y + 2 + row * 7}" x2="${f(mx)}" y2="${y + 28 + 2 * BAND}" stroke="#222" stroke-width="1"/>`,
+        )
         out.push(`<text x="${f(mx + 2)}" y="${y + 9 + row * 7}" font-size="9" fill="#222">${escapeXml(m.label)}</text>`)
       })
     out.push('</g>')
@@ -131,15 +149,22 @@ export function renderRollSvg(timeline: RollTimeline, title = 'rolling deploy'):
   for (const r of rates.filter((q) => q.failures > 0)) {
     const bx = x(start + r.second * 1000)
     const bh = Math.max(2, (r.failures / maxRate) * CHART_H)
-    out.push(`<rect class="failed" x="${f(bx)}" y="${f(chartTop + CHART_H - bh)}" width="${f(Math.max(2, x(start + 1000) - x(start)))}" height="${f(bh)}" fill="#d6332f"><title>${r.failures} failed at ${r.second} s</title></rect>`)
+    out.push(
+      `<rect class="failed" x="${f(bx)}" y="${f(chartTop + CHART_H - bh)}" width="${f(Math.max(2, x(start + 1000) - x(start)))}" height="${f(bh)}" fill="#d6332f"><title>${r.failures} failed at ${r.second} s</title></rect>`,
+    )
   }
   out.push(`<text x="10" y="${chartTop + 32}" fill="#d6332f">failed/s (red)</text>`)
 
-  const legend = [...HAPROXY_COLOURS.map(([, c, l]) => [c, `HAProxy ${l}`]), ...Object.values(AGENT_COLOURS).map(([c, l]) => [c, `agent ${l}`])]
+  const legend = [
+    ...HAPROXY_COLOURS.map(([, c, l]) => [c, `HAProxy ${l}`]),
+    ...Object.values(AGENT_COLOURS).map(([c, l]) => [c, `agent ${l}`]),
+  ]
   legend.forEach(([colour, label], k) => {
     const lx = 10 + (k % 6) * 195
     const ly = chartTop + CHART_H + 36 + Math.floor(k / 6) * 18
-    out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colour}"/><text x="${lx + 16}" y="${ly}" font-size="11">${escapeXml(label as string)}</text>`)
+    out.push(
+      `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${colour}"/><text x="${lx + 16}" y="${ly}" font-size="11">${escapeXml(label as string)}</text>`,
+    )
   })
   out.push('</svg>')
   return `${out.join('\n')}\n`

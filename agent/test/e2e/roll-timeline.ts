@@ -93,7 +93,13 @@ export class RollRecorder {
     await this.loop
     // The state at the end, whatever the cadence left out.
     this.samples.push(this.sample(await this.options.showStat()))
-    return { startedAt: this.startedAt, endedAt: Date.now(), hosts: [...this.hosts], samples: this.samples, marks: this.marks.sort((a, b) => a.at - b.at) }
+    return {
+      startedAt: this.startedAt,
+      endedAt: Date.now(),
+      hosts: [...this.hosts],
+      samples: this.samples,
+      marks: this.marks.sort((a, b) => a.at - b.at),
+    }
   }
 
   private sample(rows: Array<Record<string, string>>): RollSample {

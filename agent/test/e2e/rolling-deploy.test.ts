@@ -56,8 +56,16 @@ t.test('every way to roll three real Tomcats behind a real HAProxy, on the defau
   t.match(failing.output, /t1 +rolled back \(new version failed\)/)
   t.match(failing.output, /t2 +not started \(untouched\)/)
   t.match(failing.output, /t3 +not started \(untouched\)/)
-  t.same(await Promise.all(stack.hosts.map((h) => stack.versionOf(h))), ['v1', 'v1', 'v1'], 'the first host serves v1 again, the others never stopped')
-  t.same([second, third].map((h) => readFileSync(join(h.tomcat.base, 'webapps/app.war'))), untouched, 'the other hosts were not touched')
+  t.same(
+    await Promise.all(stack.hosts.map((h) => stack.versionOf(h))),
+    ['v1', 'v1', 'v1'],
+    'the first host serves v1 again, the others never stopped',
+  )
+  t.same(
+    [second, third].map((h) => readFileSync(join(h.tomcat.base, 'webapps/app.war'))),
+    untouched,
+    'the other hosts were not touched',
+  )
   t.ok(!existsSync(join(second.tomcat.base, 'deploy-history')) || readdirSync(join(second.tomcat.base, 'deploy-history')).length === 0)
   await waitFor('the first host UP again in HAProxy', async () => (await stack.serverStatus(first)) === 'UP')
   t.equal(failingReport.failed, 0, `no failed request while a host failed and was rolled back\n${describeFailures(failingReport)}`)
@@ -75,10 +83,23 @@ t.test('every way to roll three real Tomcats behind a real HAProxy, on the defau
     from = to
   }
   const drains = rows.flatMap((r) => r.drains)
-  process.stderr.write(`matrix: ${rows.map((r) => `${r.id}:${r.name}=${r.requests}/${r.failed}`).join(' ')} (requests/failed; econ, eresp, wretr, wredis 0 in every case)\n`)
-  process.stderr.write(`matrix: times ${rows.map((r) => `${r.id}=${r.seconds.toFixed(1)}s`).join(' ')}${rows.some((r) => r.note) ? `; ${rows.filter((r) => r.note).map((r) => `${r.id}: ${r.note}`).join('; ')}` : ''}\n`)
+  process.stderr.write(
+    `matrix: ${rows.map((r) => `${r.id}:${r.name}=${r.requests}/${r.failed}`).join(' ')} (requests/failed; econ, eresp, wretr, wredis 0 in every case)\n`,
+  )
+  process.stderr.write(
+    `matrix: times ${rows.map((r) => `${r.id}=${r.seconds.toFixed(1)}s`).join(' ')}${
+      rows.some((r) => r.note)
+        ? `; ${rows
+            .filter((r) => r.note)
+            .map((r) => `${r.id}: ${r.note}`)
+            .join('; ')}`
+        : ''
+    }\n`,
+  )
   if (drains.length > 0) {
-    process.stderr.write(`drain after a stray request: ${drains.map((d) => `${d.host} agentctl drain --wait ${d.waitS.toFixed(2)} s, HAProxy NOLB+scur0 at ${d.haproxyS === null ? 'never seen' : `${d.haproxyS.toFixed(2)} s`}`).join('; ')}\n`)
+    process.stderr.write(
+      `drain after a stray request: ${drains.map((d) => `${d.host} agentctl drain --wait ${d.waitS.toFixed(2)} s, HAProxy NOLB+scur0 at ${d.haproxyS === null ? 'never seen' : `${d.haproxyS.toFixed(2)} s`}`).join('; ')}\n`,
+    )
   }
 
   // 3. Negative control: restart each Tomcat without draining; the agent keeps saying ready.
@@ -89,16 +110,24 @@ t.test('every way to roll three real Tomcats behind a real HAProxy, on the defau
   for (const host of stack.hosts) {
     await stopTomcatDaemon(host)
     await startTomcatDaemon(host)
-    await waitFor(`${host.name} back UP in HAProxy`, async () => (await stack.serverStatus(host)) === 'UP', { timeoutMs: 90_000, intervalMs: 100 })
+    await waitFor(`${host.name} back UP in HAProxy`, async () => (await stack.serverStatus(host)) === 'UP', {
+      timeoutMs: 90_000,
+      intervalMs: 100,
+    })
   }
   const naive = await naiveLoad.stop()
   const naiveAfter = await stack.backendCounters()
   const hidden = (['econ', 'eresp', 'wretr', 'wredis'] as const).map((k) => `${k}=${naiveAfter[k] - naiveBefore[k]}`).join(' ')
   const seen = naive.failed + (['econ', 'eresp', 'wretr', 'wredis'] as const).reduce((n, k) => n + naiveAfter[k] - naiveBefore[k], 0)
-  t.ok(naive.failed > 0, `the same restarts without a drain fail requests at the client (${naive.failed} of ${naive.requests}; HAProxy ${hidden}): the test can see a failure`)
+  t.ok(
+    naive.failed > 0,
+    `the same restarts without a drain fail requests at the client (${naive.failed} of ${naive.requests}; HAProxy ${hidden}): the test can see a failure`,
+  )
   t.ok(seen > 0, 'and the assertions of the matrix see them')
 
   const failed = rows.reduce((n, r) => n + r.failed, 0)
   const requests = rows.reduce((n, r) => n + r.requests, 0)
-  process.stderr.write(`e2e: requests=${requests} failed=${failed} versions=${from} negative_control_failed=${naive.failed} negative_control_haproxy: ${hidden}\n`)
+  process.stderr.write(
+    `e2e: requests=${requests} failed=${failed} versions=${from} negative_control_failed=${naive.failed} negative_control_haproxy: ${hidden}\n`,
+  )
 })

@@ -39,7 +39,13 @@ function recommendedTimers(): { inter: number; fastinter: number; downinter: num
     if (value === undefined) throw new Error(`${RECOMMENDED_BACKEND}: no ${name} on its default-server line`)
     return value
   }
-  return { inter: ms(word('inter')), fastinter: ms(word('fastinter')), downinter: ms(word('downinter')), rise: Number(word('rise')), fall: Number(word('fall')) }
+  return {
+    inter: ms(word('inter')),
+    fastinter: ms(word('fastinter')),
+    downinter: ms(word('downinter')),
+    rise: Number(word('rise')),
+    fall: Number(word('fall')),
+  }
 }
 
 export const CHECK = recommendedTimers()
@@ -53,7 +59,12 @@ export function recommendedBackend(servers: Array<{ name: string; port: number; 
   const lines = readFileSync(RECOMMENDED_BACKEND, 'utf8')
     .split('\n')
     .filter((l) => !/^\s*server\s/.test(l))
-    .map((l) => l.replace(SNIPPET_STATE_FILE, stateFile).replace(/^backend tomcats$/, 'backend be').replace(/ check port \d+ /, ' check '))
+    .map((l) =>
+      l
+        .replace(SNIPPET_STATE_FILE, stateFile)
+        .replace(/^backend tomcats$/, 'backend be')
+        .replace(/ check port \d+ /, ' check '),
+    )
   const own = servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port} port ${s.checkPort} cookie ${s.name}`)
   return [...lines, ...own].join('\n')
 }
@@ -152,7 +163,13 @@ function runScript(path: string): Promise<void> {
 function guardDaemon(t: Teardowns, pidFile: string): void {
   const watchdog = spawn(
     '/bin/sh',
-    ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; [ -s "$2" ] && kill -9 "$(cat "$2")" 2>/dev/null', 'tomcat-daemon-watchdog', String(process.pid), pidFile],
+    [
+      '-c',
+      'while kill -0 "$1" 2>/dev/null; do sleep 1; done; [ -s "$2" ] && kill -9 "$(cat "$2")" 2>/dev/null',
+      'tomcat-daemon-watchdog',
+      String(process.pid),
+      pidFile,
+    ],
     { detached: true, stdio: 'ignore' },
   )
   watchdog.unref()
@@ -187,18 +204,32 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
     const agentDir = join(dir, `agent-${name}`)
     // Only where things are: every probe, warm-up and load balancer timer is the default.
     const agent = await spawnAgent(t, [
-      '--data-dir', agentDir,
-      '--tomcat-url', `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
-      '--warmup-urls', '/app/,/app/slow.jsp',
+      '--data-dir',
+      agentDir,
+      '--tomcat-url',
+      `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
+      '--warmup-urls',
+      '/app/,/app/slow.jsp',
     ])
-    hosts.push({ name, tomcat, agent, tokenFile: join(agentDir, 'admin-token'), stateFile: join(agentDir, 'state'), startScript: scripts.start, stopScript: scripts.stop })
+    hosts.push({
+      name,
+      tomcat,
+      agent,
+      tokenFile: join(agentDir, 'admin-token'),
+      stateFile: join(agentDir, 'state'),
+      startScript: scripts.start,
+      stopScript: scripts.stop,
+    })
   }
 
   const frontendPort = await freePort()
   const stateFile = join(dir, 'haproxy-server-state')
   // The first start has no saved state yet: an empty one of the version `show servers state` writes.
   writeFileSync(stateFile, '1\n')
-  const backend = recommendedBackend(hosts.map((h) => ({ name: h.name, port: h.tomcat.httpPort, checkPort: h.agent.healthPort })), stateFile)
+  const backend = recommendedBackend(
+    hosts.map((h) => ({ name: h.name, port: h.tomcat.httpPort, checkPort: h.agent.healthPort })),
+    stateFile,
+  )
   // The backend retries a failed connection elsewhere (as recommended): the proof reads wretr,
   // wredis, econ and eresp, so that a retry that hid a failure still fails it. Server connections
   // are not reused, so that a reused idle connection closing cannot fail a request either.
@@ -220,7 +251,10 @@ frontend fe
 ${backend}`,
   })
   const serverStatus = async (host: StackHost) => (await haproxy.serverStat('be', host.name)).status ?? ''
-  await waitFor('HAProxy to see every Tomcat UP', async () => (await Promise.all(hosts.map(serverStatus))).every((s) => s === 'UP'), { timeoutMs: 90_000, intervalMs: 100 })
+  await waitFor('HAProxy to see every Tomcat UP', async () => (await Promise.all(hosts.map(serverStatus))).every((s) => s === 'UP'), {
+    timeoutMs: 90_000,
+    intervalMs: 100,
+  })
 
   return {
     dir,

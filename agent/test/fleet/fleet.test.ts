@@ -66,10 +66,14 @@ function rollingDeploy(fleet: Fleet, war: string, args: string[]): Promise<Deplo
   const started = Date.now()
   const sshOptions = fleet.client.sshOptions.flatMap((o) => ['--ssh-option', o])
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(PACKAGE_ROOT, 'scripts/rolling-deploy'), '--inventory', fleet.rollingInventory, '--war', war, ...sshOptions, '--', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' },
-    })
+    const child = spawn(
+      'bash',
+      [join(PACKAGE_ROOT, 'scripts/rolling-deploy'), '--inventory', fleet.rollingInventory, '--war', war, ...sshOptions, '--', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8' },
+      },
+    )
     let output = ''
     child.stdout.on('data', (c: Buffer) => (output += c.toString()))
     child.stderr.on('data', (c: Buffer) => (output += c.toString()))
@@ -81,9 +85,25 @@ function rollingDeploy(fleet: Fleet, war: string, args: string[]): Promise<Deplo
 /** deploy-war on one host over ssh, as rolling-deploy runs it there. */
 function sshDeploy(fleet: Fleet, host: Fleet['hosts'][0], war: string): Promise<DeployRun> {
   const started = Date.now()
-  const command = [join(host.installDir, 'scripts/deploy-war'), '--war', war, '--context', CONTEXT, '--catalina-base', host.catalinaBase, '--token-file', join(host.dataDir, 'admin-token'), '--start-cmd', host.startScript, '--stop-cmd', host.stopScript]
+  const command = [
+    join(host.installDir, 'scripts/deploy-war'),
+    '--war',
+    war,
+    '--context',
+    CONTEXT,
+    '--catalina-base',
+    host.catalinaBase,
+    '--token-file',
+    join(host.dataDir, 'admin-token'),
+    '--start-cmd',
+    host.startScript,
+    '--stop-cmd',
+    host.stopScript,
+  ]
   return new Promise((resolve, reject) => {
-    const child = spawn('ssh', [...fleet.client.sshOptions, `root@${host.address}`, command.join(' ')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('ssh', [...fleet.client.sshOptions, `root@${host.address}`, command.join(' ')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     child.stdout.on('data', (c: Buffer) => (output += c.toString()))
     child.stderr.on('data', (c: Buffer) => (output += c.toString()))
@@ -93,10 +113,14 @@ function sshDeploy(fleet: Fleet, host: Fleet['hosts'][0], war: string): Promise<
 }
 
 async function allUp(fleet: Fleet, timeoutMs = 60_000): Promise<void> {
-  await waitFor('every host UP in HAProxy', async () => (await Promise.all(fleet.hosts.map((h) => fleet.serverStatus(h)))).every((s) => s === 'UP'), {
-    timeoutMs,
-    intervalMs: 100,
-  })
+  await waitFor(
+    'every host UP in HAProxy',
+    async () => (await Promise.all(fleet.hosts.map((h) => fleet.serverStatus(h)))).every((s) => s === 'UP'),
+    {
+      timeoutMs,
+      intervalMs: 100,
+    },
+  )
 }
 
 /**
@@ -131,7 +155,14 @@ async function underLoad<T extends { seconds: number; output: string }>(
   t.equal(report.failed, 0, `${name}: no failed request at the client (${report.requests} requests)\n${describeFailures(report)}`)
   t.same({ econ: delta.econ, eresp: delta.eresp }, { econ: 0, eresp: 0 }, `${name}: HAProxy counted no connection or response error`)
   t.same({ wretr: delta.wretr, wredis: delta.wredis }, { wretr: 0, wredis: 0 }, `${name}: HAProxy retried or redispatched no request`)
-  const figures = { name, requests: report.requests, failed: report.failed, seconds: Number(result.seconds.toFixed(1)), served: report.versions, ...delta }
+  const figures = {
+    name,
+    requests: report.requests,
+    failed: report.failed,
+    seconds: Number(result.seconds.toFixed(1)),
+    served: report.versions,
+    ...delta,
+  }
   t.comment(`${name}: ${JSON.stringify(figures)}${upAgain ? '' : '; NOT every host UP afterwards'}`)
   if (!upAgain) t.comment(`--- ${name} ---\n${result.output}`)
   return { result, figures, upAgain }
@@ -168,11 +199,18 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
     t.equal(check.code, 0, `--check runs on fresh hosts\n${check.output}`)
     for (const h of f.hosts) {
       t.ok((check.counts[h.name]?.changed ?? 0) > 0, `${h.name}: --check says what it would change`)
-      t.notOk(existsSync(h.installDir) || existsSync(h.envFile) || existsSync(join(h.systemdDir, 'tomcat-health-agent.service')), `${h.name}: --check changed nothing`)
+      t.notOk(
+        existsSync(h.installDir) || existsSync(h.envFile) || existsSync(join(h.systemdDir, 'tomcat-health-agent.service')),
+        `${h.name}: --check changed nothing`,
+      )
     }
     const install = await play('install.yml', tarball)
     t.equal(install.code, 0, `the role installs the agent\n${install.output}`)
-    for (const h of f.hosts) t.ok((install.counts[h.name]?.changed ?? 0) > 0 && install.counts[h.name]?.failed === 0, `${h.name}: installed (${install.recap.join(' | ')})`)
+    for (const h of f.hosts)
+      t.ok(
+        (install.counts[h.name]?.changed ?? 0) > 0 && install.counts[h.name]?.failed === 0,
+        `${h.name}: installed (${install.recap.join(' | ')})`,
+      )
     const again = await play('install.yml', tarball)
     t.equal(again.code, 0, again.output)
     for (const h of f.hosts) t.equal(again.counts[h.name]?.changed, 0, `${h.name}: a second run changes nothing`)
@@ -182,8 +220,16 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
       t.match(unit, `EnvironmentFile=-${h.envFile}`)
       t.ok(existsSync(join(h.systemdDir, 'tomcat10.service.d/health-agent.conf')), `${h.name}: the Tomcat drop-in is installed`)
     }
-    t.match(install.output, /TASK \[tomcat_health_agent : Reload systemd, enable and start the agent\][^\n]*\n(skipping|\S+: \[h\d\] => .*skip)/m, 'no systemd on the test hosts: systemctl is not run')
-    recaps.push(...check.recap.map((l) => `install --check (fresh hosts): ${l}`), ...install.recap.map((l) => `install: ${l}`), ...again.recap.map((l) => `install again: ${l}`))
+    t.match(
+      install.output,
+      /TASK \[tomcat_health_agent : Reload systemd, enable and start the agent\][^\n]*\n(skipping|\S+: \[h\d\] => .*skip)/m,
+      'no systemd on the test hosts: systemctl is not run',
+    )
+    recaps.push(
+      ...check.recap.map((l) => `install --check (fresh hosts): ${l}`),
+      ...install.recap.map((l) => `install: ${l}`),
+      ...again.recap.map((l) => `install again: ${l}`),
+    )
 
     await f.startAgents()
     await f.startHaproxy(t)
@@ -195,8 +241,13 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
     t.equal(a.result.code, 0, `the playbook rolls every host\n${a.result.output}`)
     t.ok(a.upAgain, 'every host UP in HAProxy afterwards')
     t.same(await versions(f), ['v2', 'v2', 'v2'], 'every host serves v2')
-    for (const h of f.hosts) t.match(a.result.counts[h.name], { changed: 2, failed: 0 }, `${h.name}: copied and deployed (${a.result.recap.join(' | ')})`)
-    t.match(a.result.output, /"previous_state": "ready",[^]*"state": "ready"/, "the agent's JSON is in the registered result, changed only when the state changed")
+    for (const h of f.hosts)
+      t.match(a.result.counts[h.name], { changed: 2, failed: 0 }, `${h.name}: copied and deployed (${a.result.recap.join(' | ')})`)
+    t.match(
+      a.result.output,
+      /"previous_state": "ready",[^]*"state": "ready"/,
+      "the agent's JSON is in the registered result, changed only when the state changed",
+    )
     recaps.push(...a.result.recap.map((l) => `ansible roll: ${l}`))
     results.push(a.figures)
 
@@ -220,12 +271,22 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
       writeFileSync(marker, 'this host cannot run v4\n')
       const h3Kept = keptVersions(h3)
       const faultArgs = ['-e', JSON.stringify({ tha_deploy_args: ['--ready-timeout', FAULT_READY_TIMEOUT] })]
-      const c1 = await underLoad(t, f, 'ansible-fault', ['v3', 'v4'], () => play('rolling-deploy.yml', ['-e', `war=${v4}`, ...faultArgs]), FAULT_UP_TIMEOUT_MS)
+      const c1 = await underLoad(
+        t,
+        f,
+        'ansible-fault',
+        ['v3', 'v4'],
+        () => play('rolling-deploy.yml', ['-e', `war=${v4}`, ...faultArgs]),
+        FAULT_UP_TIMEOUT_MS,
+      )
       t.not(c1.result.code, 0, 'the playbook fails')
       t.same(await versions(f), ['v4', 'v3', 'v3'], 'h1 runs v4, h2 was rolled back to v3, h3 still runs v3')
       t.match(c1.result.counts.h2, { failed: 1 }, 'h2 failed')
       t.notOk((c1.result.counts.h3?.ok ?? 0) > 0, `h3 was not touched (${c1.result.recap.join(' | ')})`)
-      t.match(c1.result.output, /h2: (deploy-war exited 3: the new version failed; the previous one is back and serving|the load balancers did not confirm the new version UP; deploy-war --rollback put the previous one back and it is serving)/)
+      t.match(
+        c1.result.output,
+        /h2: (deploy-war exited 3: the new version failed; the previous one is back and serving|the load balancers did not confirm the new version UP; deploy-war --rollback put the previous one back and it is serving)/,
+      )
       t.same(keptVersions(h3), h3Kept, 'h3 kept no new version')
       recaps.push(...c1.result.recap.map((l) => `ansible, v4 fails on h2: ${l}`))
       results.push(c1.figures)
@@ -238,7 +299,14 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
         writeFileSync(marker, 'this host cannot run v4\n')
         await allUp(f, 120_000)
       }
-      const c2 = await underLoad(t, f, 'rolling-deploy-fault', ['v3', 'v4'], () => rollingDeploy(f, v4, ['--ready-timeout', FAULT_READY_TIMEOUT]), FAULT_UP_TIMEOUT_MS)
+      const c2 = await underLoad(
+        t,
+        f,
+        'rolling-deploy-fault',
+        ['v3', 'v4'],
+        () => rollingDeploy(f, v4, ['--ready-timeout', FAULT_READY_TIMEOUT]),
+        FAULT_UP_TIMEOUT_MS,
+      )
       t.equal(c2.result.code, 3, `rolling-deploy reports the rollback (exit 3)\n${c2.result.output}`)
       t.match(c2.result.output, /h2 +rolled back \(new version failed\)/)
       t.match(c2.result.output, /h3 +not started \(untouched\)/)
@@ -247,9 +315,13 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
       results.push(c2.figures)
     })
 
-    process.stderr.write(`fleet: ${results.map((r) => `${r.name} requests=${r.requests} failed=${r.failed} seconds=${r.seconds} wretr=${r.wretr} wredis=${r.wredis}`).join('; ')}\n`)
+    process.stderr.write(
+      `fleet: ${results.map((r) => `${r.name} requests=${r.requests} failed=${r.failed} seconds=${r.seconds} wretr=${r.wretr} wredis=${r.wredis}`).join('; ')}\n`,
+    )
     for (const line of recaps) process.stderr.write(`fleet recap: ${line}\n`)
-    process.stderr.write(`fleet roll time: ansible ${a.figures.seconds} s, rolling-deploy ${b.figures.seconds} s (3 hosts, same fleet, same load)\n`)
+    process.stderr.write(
+      `fleet roll time: ansible ${a.figures.seconds} s, rolling-deploy ${b.figures.seconds} s (3 hosts, same fleet, same load)\n`,
+    )
   } finally {
     const errors = fleet ? fleet.remove() : []
     t.same(errors, [], 'the namespaces, the bridge and every process of the fleet are gone')

@@ -110,7 +110,8 @@ function serverXml(): string {
 function makeTomcat(host: Pick<FleetHost, 'catalinaBase' | 'pidFile'>, war: string): { start: string; stop: string } {
   const base = host.catalinaBase
   for (const dir of ['conf', 'logs', 'temp', 'work', 'webapps']) mkdirSync(join(base, dir), { recursive: true })
-  for (const file of ['web.xml', 'catalina.properties', 'context.xml', 'logging.properties']) copyFileSync(join(CATALINA_HOME, 'etc', file), join(base, 'conf', file))
+  for (const file of ['web.xml', 'catalina.properties', 'context.xml', 'logging.properties'])
+    copyFileSync(join(CATALINA_HOME, 'etc', file), join(base, 'conf', file))
   writeFileSync(join(base, 'conf/server.xml'), serverXml())
   copyFileSync(war, join(base, 'webapps', `${CONTEXT}.war`))
   const env = [
@@ -140,14 +141,18 @@ kill -9 "$pid"; rm -f "$pidfile"
 
 function inNamespace(namespace: string, command: string[], timeoutMs = 120_000): string {
   const result = spawnSync('ip', ['netns', 'exec', namespace, ...command], { encoding: 'utf8', timeout: timeoutMs })
-  if (result.status !== 0) throw new Error(`${command.join(' ')} in ${namespace} failed (${result.status ?? result.signal}): ${result.stderr}${result.stdout}`)
+  if (result.status !== 0)
+    throw new Error(`${command.join(' ')} in ${namespace} failed (${result.status ?? result.signal}): ${result.stderr}${result.stdout}`)
   return result.stdout
 }
 
 /** `npm pack` of this checkout, as built (the tests run after `npm run build`). */
 function packPackage(dir: string): string {
   requireBuilt(AGENT_BIN)
-  const result = spawnSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: PACKAGE_ROOT, encoding: 'utf8' })
+  const result = spawnSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {
+    cwd: PACKAGE_ROOT,
+    encoding: 'utf8',
+  })
   if (result.status !== 0) throw new Error(`npm pack failed: ${result.stderr}`)
   const name = result.stdout.trim().split('\n').at(-1) as string
   return join(dir, name)
@@ -184,7 +189,10 @@ function ansibleInventory(fleet: { hosts: FleetHost[]; client: ClientKeys; dir: 
     ]),
   )
   // Settings an operator sets; every timer stays at the agent's default.
-  const vars = { context: CONTEXT, tha_settings: { tomcat_url: `http://127.0.0.1:8080/${CONTEXT}/health.jsp`, warmup_urls: [`/${CONTEXT}/`, `/${CONTEXT}/slow.jsp`] } }
+  const vars = {
+    context: CONTEXT,
+    tha_settings: { tomcat_url: `http://127.0.0.1:8080/${CONTEXT}/health.jsp`, warmup_urls: [`/${CONTEXT}/`, `/${CONTEXT}/slow.jsp`] },
+  }
   // JSON is YAML: Ansible's yaml inventory reads it.
   const file = join(fleet.dir, 'inventory.yml')
   writeFileSync(file, `${JSON.stringify({ tomcats: { hosts, vars } }, null, 2)}\n`)
@@ -248,7 +256,10 @@ export async function createFleet(dir: string, options: { war: string }): Promis
     removed = true
     for (const child of children) if (child.exitCode === null && child.pid) spawnSync('kill', ['-9', String(child.pid)])
     if (haproxy?.process.exitCode === null) spawnSync('kill', ['-9', String(haproxy.pid)])
-    closeSshMasters(join(dir, 'ansible'), network.hosts.map((h) => h.address))
+    closeSshMasters(
+      join(dir, 'ansible'),
+      network.hosts.map((h) => h.address),
+    )
     const errors = network.remove()
     removePrivsep()
     rmSync(dir, { recursive: true, force: true })
@@ -287,10 +298,14 @@ export async function createFleet(dir: string, options: { war: string }): Promis
     }
     await Promise.all(
       hosts.map((h) =>
-        waitFor(`${h.name}'s Tomcat to serve /${CONTEXT}/`, async () => (await httpRequest(`http://${h.address}:8080/${CONTEXT}/`).catch(() => null))?.status === 200, {
-          timeoutMs: 120_000,
-          intervalMs: 200,
-        }),
+        waitFor(
+          `${h.name}'s Tomcat to serve /${CONTEXT}/`,
+          async () => (await httpRequest(`http://${h.address}:8080/${CONTEXT}/`).catch(() => null))?.status === 200,
+          {
+            timeoutMs: 120_000,
+            intervalMs: 200,
+          },
+        ),
       ),
     )
     const tarball = packPackage(dir)
@@ -309,19 +324,31 @@ export async function createFleet(dir: string, options: { war: string }): Promis
       async startAgents() {
         for (const host of hosts) {
           // The unit: Environment=HEALTH_AGENT_DATA_DIR=..., EnvironmentFile=-..., ExecStart=node .../health-agent.mjs
-          const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HEALTH_AGENT_DATA_DIR: '/var/lib/tomcat-health-agent', ...parseEnvFile(readFileSync(host.envFile, 'utf8')) }
+          const env = {
+            PATH: process.env.PATH ?? '/usr/bin:/bin',
+            HEALTH_AGENT_DATA_DIR: '/var/lib/tomcat-health-agent',
+            ...parseEnvFile(readFileSync(host.envFile, 'utf8')),
+          }
           mkdirSync(env.HEALTH_AGENT_DATA_DIR, { recursive: true })
           const out = openSync(host.agentLog, 'a')
-          const child = spawn('ip', ['netns', 'exec', host.namespace, process.execPath, join(host.installDir, 'dist/bin/health-agent.mjs')], { env, stdio: ['ignore', out, out] })
+          const child = spawn(
+            'ip',
+            ['netns', 'exec', host.namespace, process.execPath, join(host.installDir, 'dist/bin/health-agent.mjs')],
+            { env, stdio: ['ignore', out, out] },
+          )
           closeSync(out)
           children.push(child)
         }
         await Promise.all(
           hosts.map((h) =>
-            waitFor(`${h.name}'s agent to answer its check on ${h.address}:9990`, async () => (await httpRequest(`http://${h.address}:9990/health`).catch(() => null))?.status === 200, {
-              timeoutMs: 120_000,
-              intervalMs: 200,
-            }).catch((err: Error) => {
+            waitFor(
+              `${h.name}'s agent to answer its check on ${h.address}:9990`,
+              async () => (await httpRequest(`http://${h.address}:9990/health`).catch(() => null))?.status === 200,
+              {
+                timeoutMs: 120_000,
+                intervalMs: 200,
+              },
+            ).catch((err: Error) => {
               throw new Error(`${err.message}\n--- ${h.agentLog} ---\n${readFileSync(h.agentLog, 'utf8').slice(-3000)}`, { cause: err })
             }),
           ),
@@ -346,10 +373,14 @@ ${snippetBackend(hosts)}
 `
         haproxy = await startHaproxy(t, dir, config, 'lb1', ['node lb1'])
         fleet.haproxy = haproxy
-        await waitFor('HAProxy to see every host UP', async () => (await Promise.all(hosts.map((h) => fleet.serverStatus(h)))).every((s) => s === 'UP'), {
-          timeoutMs: 120_000,
-          intervalMs: 200,
-        })
+        await waitFor(
+          'HAProxy to see every host UP',
+          async () => (await Promise.all(hosts.map((h) => fleet.serverStatus(h)))).every((s) => s === 'UP'),
+          {
+            timeoutMs: 120_000,
+            intervalMs: 200,
+          },
+        )
         return haproxy
       },
       async versionOf(host) {

@@ -50,7 +50,10 @@ for (const [kind, make] of Object.entries(BAD_FILES)) {
     // Longer than HAProxy's check timeout, so that a hang shows as a timed-out check.
     const during = await checkLatency(`${agent.healthUrl}/health`, 2500)
     const statusDuring = await agent.admin('GET', '/v1/status')
-    const problem = statusDuring.status === 200 ? (JSON.parse(statusDuring.body) as { stateFile: { problem: { kind: string } | null } }).stateFile.problem : null
+    const problem =
+      statusDuring.status === 200
+        ? (JSON.parse(statusDuring.body) as { stateFile: { problem: { kind: string } | null } }).stateFile.problem
+        : null
 
     rmSync(path, { recursive: true, force: true })
     rmSync(`${path}.b`, { force: true })

@@ -34,36 +34,55 @@ const FLOOD = 20_000
 async function metricsSeries(agent: PackedAgent): Promise<{ series: number; lbSeries: number; bytes: number }> {
   const text = (await timedRequest(`${agent.healthUrl}/metrics`, { timeoutMs: 30_000 })).body
   const lines = text.split('\n').filter((l) => l && !l.startsWith('#'))
-  return { series: lines.length, lbSeries: lines.filter((l) => /^health_agent_lb_(last_check_age_seconds|status|scur)\{/.test(l)).length, bytes: text.length }
+  return {
+    series: lines.length,
+    lbSeries: lines.filter((l) => /^health_agent_lb_(last_check_age_seconds|status|scur)\{/.test(l)).length,
+    bytes: text.length,
+  }
 }
 
-t.test('a send-state flood of 20,000 invented load balancers (twice the views kept): checks keep their pace, the metric series stay bounded', async (t) => {
-  const agent = await startPackedAgent(t, tempDir(t, 'hardening-'))
-  const before = await metricsSeries(agent)
-  const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 32 })
-  t.teardown(() => keepAlive.destroy())
-  let sent = 0
-  let failed = 0
-  const started = Date.now()
-  const flood = async () => {
-    while (sent < FLOOD) {
-      const n = sent++
-      const header = `UP; address=127.0.0.1; port=8080; name=be/s${n % 7}; node=bomb-${n}; weight=1/1; scur=0/0; qcur=0`
-      const answer = await timedRequest(`${agent.healthUrl}/health`, { agent: keepAlive, headers: { 'x-haproxy-server-state': header }, timeoutMs: 10_000 })
-      if (answer.status !== 200) failed++
+t.test(
+  'a send-state flood of 20,000 invented load balancers (twice the views kept): checks keep their pace, the metric series stay bounded',
+  async (t) => {
+    const agent = await startPackedAgent(t, tempDir(t, 'hardening-'))
+    const before = await metricsSeries(agent)
+    const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 32 })
+    t.teardown(() => keepAlive.destroy())
+    let sent = 0
+    let failed = 0
+    const started = Date.now()
+    const flood = async () => {
+      while (sent < FLOOD) {
+        const n = sent++
+        const header = `UP; address=127.0.0.1; port=8080; name=be/s${n % 7}; node=bomb-${n}; weight=1/1; scur=0/0; qcur=0`
+        const answer = await timedRequest(`${agent.healthUrl}/health`, {
+          agent: keepAlive,
+          headers: { 'x-haproxy-server-state': header },
+          timeoutMs: 10_000,
+        })
+        if (answer.status !== 200) failed++
+      }
     }
-  }
-  const flooding = Promise.all(Array.from({ length: 32 }, flood))
-  const during = await checkLatency(`${agent.healthUrl}/health`, 3000)
-  await flooding
-  const after = await metricsSeries(agent)
-  figures(t, 'send-state flood', { checks: sent, failed, seconds: (Date.now() - started) / 1000, checkDuringFlood: during, metricsBefore: before, metricsAfter: after, rssMiB: agent.rssMiB() })
+    const flooding = Promise.all(Array.from({ length: 32 }, flood))
+    const during = await checkLatency(`${agent.healthUrl}/health`, 3000)
+    await flooding
+    const after = await metricsSeries(agent)
+    figures(t, 'send-state flood', {
+      checks: sent,
+      failed,
+      seconds: (Date.now() - started) / 1000,
+      checkDuringFlood: during,
+      metricsBefore: before,
+      metricsAfter: after,
+      rssMiB: agent.rssMiB(),
+    })
 
-  t.equal(failed, 0, 'every flood check was answered')
-  t.equal(during.timeouts, 0, 'no check of the real load balancer went past 2 s')
-  t.ok(after.lbSeries <= (MAX_LABELLED_LB_VIEWS + 1) * 6, `${after.lbSeries} per-LB series`)
-  t.ok(after.series < 400, `${after.series} series in all (${after.bytes} bytes)`)
-})
+    t.equal(failed, 0, 'every flood check was answered')
+    t.equal(during.timeouts, 0, 'no check of the real load balancer went past 2 s')
+    t.ok(after.lbSeries <= (MAX_LABELLED_LB_VIEWS + 1) * 6, `${after.lbSeries} per-LB series`)
+    t.ok(after.series < 400, `${after.series} series in all (${after.bytes} bytes)`)
+  },
+)
 
 t.test('listener abuse: 1,000 idle connections, 200 slowloris, 64 KB headers; the check keeps its pace', async (t) => {
   const agent = await startPackedAgent(t, tempDir(t, 'hardening-'))
@@ -73,7 +92,9 @@ t.test('listener abuse: 1,000 idle connections, 200 slowloris, 64 KB headers; th
   slow.forEach((s) => s.write('GET /health HTTP/1.1\r\nHost: x\r\n'))
   const drip = setInterval(() => slow.forEach((s) => s.write('X-Slow: 1\r\n')), 500)
   t.teardown(() => clearInterval(drip))
-  const big = Array.from({ length: 20 }, () => timedRequest(`${agent.healthUrl}/health`, { headers: { 'x-big': 'b'.repeat(64 * 1024) }, timeoutMs: 10_000 }))
+  const big = Array.from({ length: 20 }, () =>
+    timedRequest(`${agent.healthUrl}/health`, { headers: { 'x-big': 'b'.repeat(64 * 1024) }, timeoutMs: 10_000 }),
+  )
   const during = await checkLatency(`${agent.healthUrl}/health`, 3000)
   const bigAnswers = await Promise.all(big)
   clearInterval(drip)
@@ -81,7 +102,10 @@ t.test('listener abuse: 1,000 idle connections, 200 slowloris, 64 KB headers; th
   t.equal(during.timeouts, 0)
   t.same(Object.keys(during.statuses), ['200'])
   t.ok(during.p99 < 1000, `p99 ${during.p99} ms`)
-  t.ok(bigAnswers.every((a) => a.status === 431 || a.status === 0 || a.status === 400), 'oversized headers are refused, not processed')
+  t.ok(
+    bigAnswers.every((a) => a.status === 431 || a.status === 0 || a.status === 400),
+    'oversized headers are refused, not processed',
+  )
 })
 
 t.test('at the open-file limit: the agent lives, the state is kept, and checks come back when connections close', async (t) => {

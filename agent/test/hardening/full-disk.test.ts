@@ -67,47 +67,72 @@ function fillAuditBlock(path: string): number {
  * last block filled too (with blank lines, which a JSON-lines reader skips).
  */
 for (const auditFull of [false, true]) {
-  t.test(`a full disk${auditFull ? ', the audit log full too' : ''}: a change that cannot be written is refused, and status, file, answer and audit agree`, async (t) => {
-    const dir = smallDisk(t)
-    const agent = await startPackedAgent(t, dir)
-    t.equal((await agent.admin('PUT', '/v1/state', { state: 'drain', reason: 'r1 before the disk filled' })).status, 200)
-    const filler = join(dir, 'filler')
-    let filled = fillDisk(filler)
-    if (auditFull) filled += fillAuditBlock(join(dir, 'audit.log'))
+  t.test(
+    `a full disk${auditFull ? ', the audit log full too' : ''}: a change that cannot be written is refused, and status, file, answer and audit agree`,
+    async (t) => {
+      const dir = smallDisk(t)
+      const agent = await startPackedAgent(t, dir)
+      t.equal((await agent.admin('PUT', '/v1/state', { state: 'drain', reason: 'r1 before the disk filled' })).status, 200)
+      const filler = join(dir, 'filler')
+      let filled = fillDisk(filler)
+      if (auditFull) filled += fillAuditBlock(join(dir, 'audit.log'))
 
-    const refused: Array<{ asked: string; status: number; body: string }> = []
-    for (const [state, reason] of [['down', 'r2 while full'], ['ready', 'r3 while full'], ['down', 'r4 while full']] as const) {
-      const answer = await agent.admin('PUT', '/v1/state', { state, reason })
-      refused.push({ asked: state, status: answer.status, body: answer.body.slice(0, 200) })
-    }
-    const status = await agent.status()
-    const check = await agent.check()
-    const file = readFileSync(join(dir, 'state'), 'utf8').split(' ')[0]
-    const metrics = (await fetch(`${agent.healthUrl}/metrics`).then((r) => r.text())).split('\n').filter((l) => /^health_agent_state_file_(ok|errors_total)/.test(l))
+      const refused: Array<{ asked: string; status: number; body: string }> = []
+      for (const [state, reason] of [
+        ['down', 'r2 while full'],
+        ['ready', 'r3 while full'],
+        ['down', 'r4 while full'],
+      ] as const) {
+        const answer = await agent.admin('PUT', '/v1/state', { state, reason })
+        refused.push({ asked: state, status: answer.status, body: answer.body.slice(0, 200) })
+      }
+      const status = await agent.status()
+      const check = await agent.check()
+      const file = readFileSync(join(dir, 'state'), 'utf8').split(' ')[0]
+      const metrics = (await fetch(`${agent.healthUrl}/metrics`).then((r) => r.text()))
+        .split('\n')
+        .filter((l) => /^health_agent_state_file_(ok|errors_total)/.test(l))
 
-    rmSync(filler)
-    const backAnswer = await agent.admin('PUT', '/v1/state', { state: 'ready', reason: 'r5 after space came back' })
-    const statusAfter = await agent.status()
-    const checkAfter = await agent.check()
-    const chain = readAuditChain(join(dir, 'audit.log'))
-    figures(t, `full disk${auditFull ? ', audit full too' : ''}`, {
-      filledBytes: filled,
-      refused: refused.map((r) => `${r.asked}: ${r.status}`),
-      whileFull: { status: status.admin?.state, file, check: check.status, problem: status.stateFile.problem?.kind ?? null, metrics },
-      afterSpace: { put: backAnswer.status, status: statusAfter.admin?.state, check: checkAfter.status, problem: statusAfter.stateFile.problem?.kind ?? null },
-      audit: { entries: chain.entries.map((e) => `${e.from}->${e.to}`), torn: chain.torn, breaks: chain.breaks },
-    })
+      rmSync(filler)
+      const backAnswer = await agent.admin('PUT', '/v1/state', { state: 'ready', reason: 'r5 after space came back' })
+      const statusAfter = await agent.status()
+      const checkAfter = await agent.check()
+      const chain = readAuditChain(join(dir, 'audit.log'))
+      figures(t, `full disk${auditFull ? ', audit full too' : ''}`, {
+        filledBytes: filled,
+        refused: refused.map((r) => `${r.asked}: ${r.status}`),
+        whileFull: { status: status.admin?.state, file, check: check.status, problem: status.stateFile.problem?.kind ?? null, metrics },
+        afterSpace: {
+          put: backAnswer.status,
+          status: statusAfter.admin?.state,
+          check: checkAfter.status,
+          problem: statusAfter.stateFile.problem?.kind ?? null,
+        },
+        audit: { entries: chain.entries.map((e) => `${e.from}->${e.to}`), torn: chain.torn, breaks: chain.breaks },
+      })
 
-    t.ok(refused.every((r) => r.status === 500 && /AGENT_ERR_STATE_FILE/.test(r.body)), 'every change is refused with AGENT_ERR_STATE_FILE')
-    t.same({ status: status.admin?.state, file, check: check.status }, { status: 'drain', file: 'drain', check: 404 }, 'status, file and answer agree on the old state')
-    t.equal(status.stateFile.problem?.kind, 'write-failed', 'the status says why')
-    t.ok(metrics.includes('health_agent_state_file_ok 0'), 'and the metrics')
-    t.same(
-      { put: backAnswer.status, status: statusAfter.admin?.state, check: checkAfter.status, problem: statusAfter.stateFile.problem },
-      { put: 200, status: 'ready', check: 200, problem: null },
-      'the next change after space comes back goes through and clears the problem',
-    )
-    t.same(chain.entries.map((e) => `${e.from}->${e.to}`), ['null->ready', 'ready->drain', 'drain->ready'], 'the audit holds only what the file held')
-    t.same(chain.breaks, [], 'and its chain has no break')
-  })
+      t.ok(
+        refused.every((r) => r.status === 500 && /AGENT_ERR_STATE_FILE/.test(r.body)),
+        'every change is refused with AGENT_ERR_STATE_FILE',
+      )
+      t.same(
+        { status: status.admin?.state, file, check: check.status },
+        { status: 'drain', file: 'drain', check: 404 },
+        'status, file and answer agree on the old state',
+      )
+      t.equal(status.stateFile.problem?.kind, 'write-failed', 'the status says why')
+      t.ok(metrics.includes('health_agent_state_file_ok 0'), 'and the metrics')
+      t.same(
+        { put: backAnswer.status, status: statusAfter.admin?.state, check: checkAfter.status, problem: statusAfter.stateFile.problem },
+        { put: 200, status: 'ready', check: 200, problem: null },
+        'the next change after space comes back goes through and clears the problem',
+      )
+      t.same(
+        chain.entries.map((e) => `${e.from}->${e.to}`),
+        ['null->ready', 'ready->drain', 'drain->ready'],
+        'the audit holds only what the file held',
+      )
+      t.same(chain.breaks, [], 'and its chain has no break')
+    },
+  )
 }

@@ -63,7 +63,14 @@ export async function checkLatency(url: string, ms: number): Promise<Latency> {
   const at = (q: number) => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10
   const statuses: Record<string, number> = {}
   for (const s of samples) statuses[s.status] = (statuses[s.status] ?? 0) + 1
-  return { checks: samples.length, timeouts: samples.filter((s) => s.status === 0).length, p50: at(0.5), p99: at(0.99), max: at(1), statuses }
+  return {
+    checks: samples.length,
+    timeouts: samples.filter((s) => s.status === 0).length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: at(1),
+    statuses,
+  }
 }
 
 /**
@@ -113,7 +120,9 @@ export async function startPackedAgent(t: Test, dir: string, args: string[] = []
       return JSON.parse(answer.body) as StatusSeen
     },
     rssMiB() {
-      const line = readFileSync(`/proc/${agent.pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
+      const line = readFileSync(`/proc/${agent.pid}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('VmRSS:'))
       return Math.round(Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) / 1024)
     },
   }
@@ -165,8 +174,12 @@ export function figures(t: Test, name: string, values: Record<string, unknown>):
 
 /** Waits until the status says the state file holds `state` with no problem. */
 export async function waitForGoodState(agent: PackedAgent, state: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`the agent to read ${state} from a good state file`, async () => {
-    const s = await agent.status()
-    return s.stateFile.ok && s.admin?.state === state
-  }, { timeoutMs, intervalMs: 50 })
+  await waitFor(
+    `the agent to read ${state} from a good state file`,
+    async () => {
+      const s = await agent.status()
+      return s.stateFile.ok && s.admin?.state === state
+    },
+    { timeoutMs, intervalMs: 50 },
+  )
 }

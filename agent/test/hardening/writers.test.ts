@@ -36,7 +36,11 @@ t.test('200 concurrent API changes and 50 shell writes: each change audited once
       await delay(2)
     }
     const answers = await Promise.all(puts)
-    t.same(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body}`), [], `round ${round}: every PUT answered 200`)
+    t.same(
+      answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body}`),
+      [],
+      `round ${round}: every PUT answered 200`,
+    )
     writeFileSync(path, `ready reason=end-${round}\n`)
     await waitFor(`round ${round}'s last write`, async () => (await agent.status()).admin?.reason === `end-${round}`, { timeoutMs: 15_000 })
     const chain = readAuditChain(join(dir, 'audit.log'))
@@ -54,7 +58,9 @@ t.test('kill -9 during bursts of writes: never a torn or empty state file, and n
   const results: Array<{ kill: number; file: string; tempFilesAtKill: number; tempFilesAfterRestart: number }> = []
   for (let kill = 0; kill < 6; kill++) {
     const agent = await startPackedAgent(t, dir)
-    const burst = Array.from({ length: 60 }, (_, i) => agent.admin('PUT', '/v1/state', { state: STATES[i % 3], reason: `kill-${kill}-${i}` }))
+    const burst = Array.from({ length: 60 }, (_, i) =>
+      agent.admin('PUT', '/v1/state', { state: STATES[i % 3], reason: `kill-${kill}-${i}` }),
+    )
     await delay(5 + kill * 7)
     await agent.process.stop('SIGKILL')
     await Promise.all(burst)
@@ -64,12 +70,23 @@ t.test('kill -9 during bursts of writes: never a torn or empty state file, and n
     const parsed = parseStateText(text)
     const restarted = await startPackedAgent(t, dir)
     if (parsed.ok) await waitForGoodState(restarted, parsed.record.state)
-    results.push({ kill, file: parsed.ok ? parsed.record.state : `BAD ${JSON.stringify(text.slice(0, 40))}`, tempFilesAtKill, tempFilesAfterRestart: temps() })
+    results.push({
+      kill,
+      file: parsed.ok ? parsed.record.state : `BAD ${JSON.stringify(text.slice(0, 40))}`,
+      tempFilesAtKill,
+      tempFilesAfterRestart: temps(),
+    })
     await restarted.process.stop('SIGTERM')
   }
   figures(t, 'kill -9 during writes', { results })
-  t.ok(results.every((r) => !r.file.startsWith('BAD')), 'the state file always parsed')
-  t.ok(results.every((r) => r.tempFilesAfterRestart === 0), 'a restart removes the temp files a kill left')
+  t.ok(
+    results.every((r) => !r.file.startsWith('BAD')),
+    'the state file always parsed',
+  )
+  t.ok(
+    results.every((r) => r.tempFilesAfterRestart === 0),
+    'a restart removes the temp files a kill left',
+  )
   const chain = readAuditChain(join(dir, 'audit.log'))
   t.equal(chain.torn, 0, 'no torn audit line')
 })

@@ -10,7 +10,11 @@ export function agentCheckExchange(port: number, send?: string, timeoutMs = 5000
     const chunks: Buffer[] = []
     const timer = setTimeout(() => {
       socket.destroy()
-      reject(new Error(`no close from the agent check on port ${port} within ${timeoutMs} ms; read: ${JSON.stringify(Buffer.concat(chunks).toString())}`))
+      reject(
+        new Error(
+          `no close from the agent check on port ${port} within ${timeoutMs} ms; read: ${JSON.stringify(Buffer.concat(chunks).toString())}`,
+        ),
+      )
     }, timeoutMs)
     socket.on('connect', () => {
       if (send !== undefined) socket.write(send)

@@ -54,7 +54,15 @@ export function ansibleEnv(dir: string): NodeJS.ProcessEnv {
 
 export function parseRecap(output: string): Pick<PlaybookRun, 'recap' | 'counts'> {
   const at = output.lastIndexOf('PLAY RECAP')
-  const recap = at < 0 ? [] : output.slice(at).split('\n').slice(1).filter((l) => / : ok=\d+/.test(l)).map((l) => l.trim().replace(/\s+/g, ' '))
+  const recap =
+    at < 0
+      ? []
+      : output
+          .slice(at)
+          .split('\n')
+          .slice(1)
+          .filter((l) => / : ok=\d+/.test(l))
+          .map((l) => l.trim().replace(/\s+/g, ' '))
   const counts: PlaybookRun['counts'] = {}
   for (const line of recap) {
     const [host, rest] = line.split(' : ') as [string, string]
@@ -68,7 +76,11 @@ export function runPlaybook(dir: string, playbook: string, args: string[], timeo
   requireBinary('ansible-playbook')
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn('ansible-playbook', [join(ANSIBLE_DIR, playbook), ...args], { env: ansibleEnv(dir), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn('ansible-playbook', [join(ANSIBLE_DIR, playbook), ...args], {
+      env: ansibleEnv(dir),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     const killGroup = () => {
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL')

@@ -63,7 +63,13 @@ export function parseShowStat(csv: string): Array<Record<string, string>> {
  * Runs a real HAProxy in the foreground (-db) with `config`, plus a global section that opens an
  * admin stats socket in `dir` and holds `globalLines` (such as `node lb1`). Killed by PID at teardown.
  */
-export async function startHaproxy(t: Teardowns, dir: string, config: string, name = 'haproxy', globalLines: string[] = []): Promise<RunningHaproxy> {
+export async function startHaproxy(
+  t: Teardowns,
+  dir: string,
+  config: string,
+  name = 'haproxy',
+  globalLines: string[] = [],
+): Promise<RunningHaproxy> {
   const binary = requireBinary('haproxy')
   const socket = join(dir, `${name}.sock`)
   const configFile = join(dir, `${name}.cfg`)
@@ -89,10 +95,14 @@ export async function startHaproxy(t: Teardowns, dir: string, config: string, na
     await gone
   }
   t.teardown(stop)
-  await waitFor(`${name} stats socket`, async () => {
-    if (exited) throw new Error(`haproxy exited at start:\n${output}`)
-    return (await haproxyCommand(socket, 'show info', 1000)).includes('Name: HAProxy')
-  }, { timeoutMs: 30_000 })
+  await waitFor(
+    `${name} stats socket`,
+    async () => {
+      if (exited) throw new Error(`haproxy exited at start:\n${output}`)
+      return (await haproxyCommand(socket, 'show info', 1000)).includes('Name: HAProxy')
+    },
+    { timeoutMs: 30_000 },
+  )
   const showStat = async () => parseShowStat(await haproxyCommand(socket, 'show stat'))
   return {
     process: child,

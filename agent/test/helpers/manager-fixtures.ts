@@ -15,7 +15,10 @@ export function statusXml(busy: [number, number]): string {
 
 /** The shape of Tomcat 10.1's `/manager/text/sessions?path=...` (ManagerServlet.sessions). */
 export function sessionsText(context: string, buckets: number[]): string {
-  const lines = [`OK - Session information for application at context path [${context}]`, 'Default maximum session inactive interval is [30] minutes']
+  const lines = [
+    `OK - Session information for application at context path [${context}]`,
+    'Default maximum session inactive interval is [30] minutes',
+  ]
   if (buckets[0]) lines.push(`Inactive for [<1] minutes: [${buckets[0]}] sessions`)
   buckets.slice(1).forEach((n, i) => {
     if (n) lines.push(`Inactive for [${i + 1} - <${i + 2}] minutes: [${n}] sessions`)

@@ -40,7 +40,13 @@ function mustIp(args: string[]): string {
 /** PIDs of the processes in a namespace, as `ip netns pids` lists them. */
 export function namespacePids(namespace: string): number[] {
   const result = ip(['netns', 'pids', namespace])
-  return result.ok ? result.out.split(/\s+/).filter(Boolean).map(Number).filter((p) => p > 0) : []
+  return result.ok
+    ? result.out
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+        .filter((p) => p > 0)
+    : []
 }
 
 function alive(pid: number): boolean {
@@ -79,8 +85,10 @@ function conflicts(prefix: string, names: string[]): string | null {
   const namespaces = ip(['netns', 'list']).out
   const links = ip(['-o', 'link', 'show']).out
   for (const name of names) {
-    if (new RegExp(`^${name}( |$)`, 'm').test(namespaces)) return `a network namespace ${name} exists already (a run that did not clean up? remove it with: ip netns del ${name})`
-    if (links.includes(`: ${name}:`) || links.includes(`: ${name}@`)) return `a network link ${name} exists already (remove it with: ip link del ${name})`
+    if (new RegExp(`^${name}( |$)`, 'm').test(namespaces))
+      return `a network namespace ${name} exists already (a run that did not clean up? remove it with: ip netns del ${name})`
+    if (links.includes(`: ${name}:`) || links.includes(`: ${name}@`))
+      return `a network link ${name} exists already (remove it with: ip link del ${name})`
   }
   return null
 }
@@ -94,7 +102,11 @@ export function createNetwork(options: { tag: string; prefix: string; count: num
   const { tag, prefix, count } = options
   if (process.getuid?.() !== 0) throw new Error('network namespaces need root: run the fleet test as root (CI does)')
   const bridge = `${tag}0`
-  const hosts: NetnsHost[] = Array.from({ length: count }, (_, i) => ({ name: `h${i + 1}`, namespace: `${tag}-h${i + 1}`, address: `${prefix}.${11 + i}` }))
+  const hosts: NetnsHost[] = Array.from({ length: count }, (_, i) => ({
+    name: `h${i + 1}`,
+    namespace: `${tag}-h${i + 1}`,
+    address: `${prefix}.${11 + i}`,
+  }))
   const problem = conflicts(prefix, [bridge, ...hosts.map((h) => h.namespace)])
   if (problem) throw new Error(`cannot make the test hosts: ${problem}`)
 
@@ -121,7 +133,10 @@ export function createNetwork(options: { tag: string; prefix: string; count: num
     mustIp(['link', 'set', bridge, 'up'])
     for (const host of hosts) {
       const add = ip(['netns', 'add', host.namespace])
-      if (!add.ok) throw new Error(`cannot make a network namespace (ip netns add ${host.namespace}): ${add.out}; the fleet test needs root and a kernel that allows network namespaces (not available in some containers)`)
+      if (!add.ok)
+        throw new Error(
+          `cannot make a network namespace (ip netns add ${host.namespace}): ${add.out}; the fleet test needs root and a kernel that allows network namespaces (not available in some containers)`,
+        )
       made.namespaces.push(host.namespace)
       mustIp(['link', 'add', host.namespace, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.namespace])
       mustIp(['link', 'set', host.namespace, 'master', bridge, 'up'])

@@ -38,11 +38,15 @@ export async function spawnAgent(t: Teardowns, args: string[], env: Record<strin
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-  const started = await waitFor('the agent to listen', () => {
-    if (exitCode !== undefined) throw new Error(`agent exited with ${exitCode}: ${err}${out}`)
-    return logs().find((l) => typeof l.health === 'string' && typeof l.admin === 'string')
-    // A deadline, not a pace: on a busy 2-core machine a Node.js start can take seconds.
-  }, { timeoutMs: 60_000 })
+  const started = await waitFor(
+    'the agent to listen',
+    () => {
+      if (exitCode !== undefined) throw new Error(`agent exited with ${exitCode}: ${err}${out}`)
+      return logs().find((l) => typeof l.health === 'string' && typeof l.admin === 'string')
+      // A deadline, not a pace: on a busy 2-core machine a Node.js start can take seconds.
+    },
+    { timeoutMs: 60_000 },
+  )
   return {
     child,
     pid: child.pid as number,

@@ -15,7 +15,7 @@ import { waitFor } from './wait.js'
 
 export const CATALINA_HOME = '/usr/share/tomcat10'
 const CATALINA_SH = join(CATALINA_HOME, 'bin/catalina.sh')
-const INSTALL_HINT = 'run `sudo scripts/install-system-deps.sh` (installs Debian\'s tomcat10 and a Java runtime)'
+const INSTALL_HINT = "run `sudo scripts/install-system-deps.sh` (installs Debian's tomcat10 and a Java runtime)"
 export const DEFAULT_JAVA_OPTS = '-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true'
 /** The access log shows each request's User-Agent, so a test can tell the agent's probes and warm-up apart. */
 export const ACCESS_LOG_PATTERN = '%h %t &quot;%r&quot; %s %b %D &quot;%{User-Agent}i&quot;'
@@ -27,7 +27,8 @@ export function requireTomcat(home = CATALINA_HOME): void {
     throw new Error(`Tomcat 10 is not installed (${catalinaSh} is missing): ${INSTALL_HINT}`)
   }
   const java = spawnSync('java', ['-version'], { stdio: 'ignore' })
-  if (java.error || java.status !== 0) throw new Error(`no working java on the PATH (${java.error?.message ?? `exit ${java.status}`}): ${INSTALL_HINT}`)
+  if (java.error || java.status !== 0)
+    throw new Error(`no working java on the PATH (${java.error?.message ?? `exit ${java.status}`}): ${INSTALL_HINT}`)
 }
 
 /** Writes a webapp folder from a map of relative paths to contents; returns the folder. */
@@ -90,7 +91,9 @@ function serverXml(httpPort: number, shutdownPort: number, withUsers: boolean): 
               factory="org.apache.catalina.users.MemoryUserDatabaseFactory" pathname="conf/tomcat-users.xml" />
   </GlobalNamingResources>`
     : ''
-  const engineRealm = withUsers ? '\n      <Realm className="org.apache.catalina.realm.UserDatabaseRealm" resourceName="UserDatabase"/>' : ''
+  const engineRealm = withUsers
+    ? '\n      <Realm className="org.apache.catalina.realm.UserDatabaseRealm" resourceName="UserDatabase"/>'
+    : ''
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by the test harness (agent/test/helpers/tomcat.ts). -->
 <Server port="${shutdownPort}" address="127.0.0.1" shutdown="SHUTDOWN">
@@ -248,7 +251,13 @@ export class Tomcat {
     // Kills the JVM if this test process dies without its teardown (a crash, a kill -9 by tap).
     this.watchdog = spawn(
       '/bin/sh',
-      ['-c', 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.5; done; kill -9 "$2" 2>/dev/null', 'tomcat-watchdog', String(process.pid), String(pid)],
+      [
+        '-c',
+        'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.5; done; kill -9 "$2" 2>/dev/null',
+        'tomcat-watchdog',
+        String(process.pid),
+        String(pid),
+      ],
       { detached: true, stdio: 'ignore' },
     )
     this.watchdog.unref()

@@ -19,7 +19,9 @@ export async function waitFor<T>(
       last = err
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${description}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      )
     }
     await delay(intervalMs)
   }

@@ -5,7 +5,10 @@ import { httpRequest } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
 
 function files(running: RunningAgent) {
-  return { state: readFileSync(running.agent.core.config.stateFile, 'utf8'), audit: readFileSync(running.agent.core.config.auditFile, 'utf8') }
+  return {
+    state: readFileSync(running.agent.core.config.stateFile, 'utf8'),
+    audit: readFileSync(running.agent.core.config.auditFile, 'utf8'),
+  }
 }
 
 t.test('GET /v1/status describes the effective and admin state, the state file and versions', async (t) => {
@@ -26,7 +29,10 @@ t.test('PUT /v1/state writes the file, audits the change and answers the new sta
   const running = await startAgent(t)
   const res = await running.admin('PUT', '/v1/state', { state: 'drain', reason: 'deploy v42', by: 'alice' })
   t.equal(res.status, 200)
-  t.match(JSON.parse(res.body), { effective: { state: 'drain', httpStatus: 404 }, admin: { state: 'drain', reason: 'deploy v42', by: 'alice' } })
+  t.match(JSON.parse(res.body), {
+    effective: { state: 'drain', httpStatus: 404 },
+    admin: { state: 'drain', reason: 'deploy v42', by: 'alice' },
+  })
   t.equal((await running.check()).status, 404)
   t.match(readFileSync(running.agent.core.config.stateFile, 'utf8'), /^drain reason="deploy v42" by=alice since=/)
   const last = JSON.parse(files(running).audit.trim().split('\n').at(-1) as string)
@@ -43,7 +49,11 @@ t.test('a missing or wrong token gets 401 on every route, is logged, and writes 
     ['basic auth', { authorization: `Basic ${Buffer.from(`x:${running.token}`).toString('base64')}` }],
   ]
   for (const [name, headers] of cases) {
-    for (const [method, path] of [['GET', '/v1/status'], ['PUT', '/v1/state'], ['GET', '/nope']]) {
+    for (const [method, path] of [
+      ['GET', '/v1/status'],
+      ['PUT', '/v1/state'],
+      ['GET', '/nope'],
+    ]) {
       const res = await httpRequest(`${running.adminUrl}${path}`, {
         method: method as string,
         headers: { 'content-type': 'application/json', ...headers },
@@ -70,7 +80,12 @@ t.test('bad requests get 400 with a message naming the problem, and write nothin
     ['state of the wrong type', { state: 1 }, {}, /^"state": expected one of ready, drain, down, got 1$/],
     ['unknown field', { state: 'drain', weight: 5 }, {}, /unknown field "weight"/],
     ['reason not a string', { state: 'drain', reason: 5 }, {}, /"reason": expected a string, got number/],
-    ['reason with a line break', { state: 'drain', reason: 'a\nready' }, {}, /^"reason": expected text without control characters \(line breaks, tabs\), at most 500 characters, got "a\\nready"$/],
+    [
+      'reason with a line break',
+      { state: 'drain', reason: 'a\nready' },
+      {},
+      /^"reason": expected text without control characters \(line breaks, tabs\), at most 500 characters, got "a\\nready"$/,
+    ],
     ['reason too long', { state: 'drain', reason: 'x'.repeat(501) }, {}, /"reason": expected at most 500 characters, got 501/],
     ['bad JSON', '{"state": "drain"', {}, /invalid request body/],
     ['an array', '["drain"]', {}, /expected a JSON object/],
@@ -103,10 +118,13 @@ t.test('the admin API on a Unix socket', async (t) => {
   const running = await startAgent(t, { adminListen: `unix:${dir}/admin.sock` }, dir)
   const { request } = await import('node:http')
   const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ socketPath: `${dir}/admin.sock`, path: '/v1/status', headers: { authorization: `Bearer ${running.token}` } }, (res) => {
-      res.resume()
-      resolve(res.statusCode ?? 0)
-    })
+    const req = request(
+      { socketPath: `${dir}/admin.sock`, path: '/v1/status', headers: { authorization: `Bearer ${running.token}` } },
+      (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      },
+    )
     req.on('error', reject)
     req.end()
   })

@@ -6,7 +6,11 @@ import { waitFor } from '../helpers/wait.js'
 
 t.test('the check path answers 200, 404, 500 for ready, drain, down on GET, HEAD and OPTIONS', async (t) => {
   const running = await startAgent(t)
-  for (const [state, code] of [['ready', 200], ['drain', 404], ['down', 500]] as const) {
+  for (const [state, code] of [
+    ['ready', 200],
+    ['drain', 404],
+    ['down', 500],
+  ] as const) {
     await running.agent.core.store.set({ state })
     for (const method of ['GET', 'HEAD', 'OPTIONS']) {
       const res = await running.check(method)
@@ -92,7 +96,11 @@ t.test('metrics in Prometheus text format and a status page', async (t) => {
 
   const full = await startAgent(t, { pageDetail: 'full' })
   await full.admin('PUT', '/v1/state', { state: 'drain', reason: 'metrics test', by: 'alice' })
-  t.match((await httpRequest(`${full.healthUrl}/`)).body, /^admin {7}drain since \S+ by alice: metrics test$/m, 'with --page-detail full they are')
+  t.match(
+    (await httpRequest(`${full.healthUrl}/`)).body,
+    /^admin {7}drain since \S+ by alice: metrics test$/m,
+    'with --page-detail full they are',
+  )
 })
 
 t.test('a state-file problem shows in metrics and on the status page', async (t) => {
@@ -103,6 +111,9 @@ t.test('a state-file problem shows in metrics and on the status page', async (t)
   const metrics = (await httpRequest(`${running.healthUrl}/metrics`)).body
   t.match(metrics, /^health_agent_state_file_ok 0$/m)
   t.match(metrics, /^health_agent_state_file_errors_total\{kind="invalid"\} 1$/m)
-  t.match((await httpRequest(`${running.healthUrl}/`)).body, /^state file {2}the state file: invalid since \S+: invalid \(details on the admin API\) \(last good state kept\)$/m)
+  t.match(
+    (await httpRequest(`${running.healthUrl}/`)).body,
+    /^state file {2}the state file: invalid since \S+: invalid \(details on the admin API\) \(last good state kept\)$/m,
+  )
   t.equal((await running.check()).status, 200, 'the last good state is kept')
 })

@@ -25,7 +25,11 @@ function openEvents(t: Parameters<typeof startAgent>[0], agent: RunningAgent): P
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end)
           buffer = buffer.slice(end + 2)
-          const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n')
           if (data) events.push(JSON.parse(data) as PageView)
         }
       })
@@ -45,13 +49,20 @@ t.test('the page, its style sheet and script are served from the agent with a st
   t.match(page.headers['content-type'], /^text\/html/)
   t.match(page.headers['content-security-policy'], /default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'/)
   t.notMatch(page.body, /<script>|style=|https?:\/\//, 'no inline code, nothing from elsewhere')
-  for (const [path, type] of [['/status/page.js', /^text\/javascript/], ['/status/page.css', /^text\/css/]] as const) {
+  for (const [path, type] of [
+    ['/status/page.js', /^text\/javascript/],
+    ['/status/page.css', /^text\/css/],
+  ] as const) {
     const res = await httpRequest(`${agent.healthUrl}${path}`)
     t.equal(res.status, 200, path)
     t.match(res.headers['content-type'], type)
     t.notMatch(res.body, /https?:\/\//, `${path} loads nothing from elsewhere`)
   }
-  t.notMatch((await httpRequest(`${agent.healthUrl}/status/page.js`)).body, /innerHTML|insertAdjacentHTML|document\.write/, 'the script never parses text as HTML')
+  t.notMatch(
+    (await httpRequest(`${agent.healthUrl}/status/page.js`)).body,
+    /innerHTML|insertAdjacentHTML|document\.write/,
+    'the script never parses text as HTML',
+  )
 })
 
 t.test('the public page shows neither who nor why, nor the token; nothing on it changes anything', async (t) => {
@@ -63,12 +74,22 @@ t.test('the public page shows neither who nor why, nor the token; nothing on it 
   t.match(v, { detail: 'public', effective: { state: 'drain', httpStatus: 404 }, admin: { state: 'drain', until: String } })
   t.notOk('by' in (v.admin ?? {}) || 'reason' in (v.admin ?? {}), 'no by or reason keys')
   t.ok(v.history.length >= 2, 'the audit tail is there')
-  const everything = [view.body, ...(await Promise.all(['/status', '/status/page.js', '/status/page.css'].map(async (p) => (await httpRequest(`${agent.healthUrl}${p}`)).body)))].join('\n')
-  for (const secret of ['secret-ticket-4711', 'secret-person', agent.token, agent.dir]) t.notOk(everything.includes(secret), `does not contain ${secret === agent.token ? 'the token' : secret}`)
+  const everything = [
+    view.body,
+    ...(await Promise.all(
+      ['/status', '/status/page.js', '/status/page.css'].map(async (p) => (await httpRequest(`${agent.healthUrl}${p}`)).body),
+    )),
+  ].join('\n')
+  for (const secret of ['secret-ticket-4711', 'secret-person', agent.token, agent.dir])
+    t.notOk(everything.includes(secret), `does not contain ${secret === agent.token ? 'the token' : secret}`)
 
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
     for (const path of ['/status', '/status/view', '/status/events', '/v1/state']) {
-      const res = await httpRequest(`${agent.healthUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: '{"state":"ready"}' })
+      const res = await httpRequest(`${agent.healthUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: '{"state":"ready"}',
+      })
       // 404: no such route; fastify answers a DELETE with a body 400 before routing.
       t.ok(res.status === 404 || (method === 'DELETE' && res.status === 400), `${method} ${path}: ${res.status}`)
     }

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/agent.js'
 
 const silent = pino({ level: 'silent' })
 
-t.test('a missing token file is created with a random token, mode 0640 (the agent\'s group may read it), and reused', async (t) => {
+t.test("a missing token file is created with a random token, mode 0640 (the agent's group may read it), and reused", async (t) => {
   const dir = tempDir(t)
   const path = join(dir, 'sub/admin-token')
   const token = loadOrCreateToken(path, silent)
@@ -70,5 +70,8 @@ t.test('a token file that is not a regular file, or is huge, is refused at once'
   truncateSync(join(dir, 'huge'), 10 * 1024 * 1024)
   t.throws(() => loadOrCreateToken(join(dir, 'fifo'), silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /expected a regular file/ })
   t.throws(() => loadOrCreateToken(join(dir, 'folder'), silent), { code: 'AGENT_ERR_TOKEN_FILE' })
-  t.throws(() => loadOrCreateToken(join(dir, 'huge'), silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /at most 4096 bytes, got 10485760/ })
+  t.throws(() => loadOrCreateToken(join(dir, 'huge'), silent), {
+    code: 'AGENT_ERR_TOKEN_FILE',
+    message: /at most 4096 bytes, got 10485760/,
+  })
 })

@@ -67,7 +67,12 @@ t.test('a drain wait streams progress and ends on the check that confirms it', a
   ])
 
   const status = JSON.parse((await running.admin('GET', '/v1/status')).body)
-  t.match(status.loadBalancers, { staleAfterMs: 5000, expected: ['lb1', 'lb2'], views: 2, confirmation: { goal: 'drained', confirmed: true } })
+  t.match(status.loadBalancers, {
+    staleAfterMs: 5000,
+    expected: ['lb1', 'lb2'],
+    views: 2,
+    confirmation: { goal: 'drained', confirmed: true },
+  })
 
   const metrics = (await httpRequest(`${running.healthUrl}/metrics`)).body
   t.match(metrics, /health_agent_drain_duration_seconds_count 1/)
@@ -83,7 +88,11 @@ t.test('timeout, force-after, a state change and closing end a wait with that ou
   await check(running, 'lb1', 'NOLB', 3)
 
   const timedOut = last(await (await openWait(running, 'for=drained&timeout=0.3')).ended)
-  t.match(timedOut, { event: 'done', outcome: 'timeout', confirmation: { confirmed: false, why: /lb1 be\/s1: NOLB with 3 sessions in flight/ } })
+  t.match(timedOut, {
+    event: 'done',
+    outcome: 'timeout',
+    confirmation: { confirmed: false, why: /lb1 be\/s1: NOLB with 3 sessions in flight/ },
+  })
   t.ok(timedOut.elapsedMs >= 300 && timedOut.elapsedMs < 2000, `timed out after ${timedOut.elapsedMs} ms`)
 
   const forced = last(await (await openWait(running, 'for=drained&timeout=10&force-after=0.2')).ended)

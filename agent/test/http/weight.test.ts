@@ -24,18 +24,29 @@ t.test('PUT /v1/weight sets an override that the agent check reports; DELETE cle
   t.equal((await running.admin('PUT', '/v1/weight', { weight: 75 })).status, 200, 'a bare number is a percentage too')
   t.equal(running.agent.core.status().weight.override?.until, null, 'no expiry: until cleared')
 
-  const cleared = await running.admin('DELETE', '/v1/weight', { reason: 'canary over', by: 'bob' }, sized({ reason: 'canary over', by: 'bob' }))
+  const cleared = await running.admin(
+    'DELETE',
+    '/v1/weight',
+    { reason: 'canary over', by: 'bob' },
+    sized({ reason: 'canary over', by: 'bob' }),
+  )
   t.equal(cleared.status, 200, cleared.body)
   t.match(JSON.parse(cleared.body), { weight: { percent: 100, source: 'full', override: null } })
   t.notOk(existsSync(running.agent.core.config.weightFile))
   t.equal((await running.admin('DELETE', '/v1/weight')).status, 200, 'DELETE without a body, nothing to clear')
 
-  const audit = readFileSync(running.agent.core.config.auditFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
-  t.match(audit.filter((e) => e.kind === 'weight'), [
-    { from: null, to: '50%', source: 'api', reason: 'canary', by: 'alice' },
-    { from: '50%', to: '75%', source: 'api' },
-    { from: '75%', to: null, source: 'api', reason: 'canary over', by: 'bob' },
-  ])
+  const audit = readFileSync(running.agent.core.config.auditFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.match(
+    audit.filter((e) => e.kind === 'weight'),
+    [
+      { from: null, to: '50%', source: 'api', reason: 'canary', by: 'alice' },
+      { from: '50%', to: '75%', source: 'api' },
+      { from: '75%', to: null, source: 'api', reason: 'canary over', by: 'bob' },
+    ],
+  )
 })
 
 t.test('the override survives an agent restart', async (t) => {
@@ -67,7 +78,11 @@ t.test('bad requests are refused with a message naming the problem, and nothing 
     t.equal(response.status, 400, JSON.stringify(body))
     t.match(JSON.parse(response.body), { error: 'AGENT_ERR_BAD_REQUEST', message }, JSON.stringify(body))
   }
-  t.equal((await running.admin('DELETE', '/v1/weight', { weight: '50%' }, sized({ weight: '50%' }))).status, 400, 'DELETE takes reason and by only')
+  t.equal(
+    (await running.admin('DELETE', '/v1/weight', { weight: '50%' }, sized({ weight: '50%' }))).status,
+    400,
+    'DELETE takes reason and by only',
+  )
   t.notOk(existsSync(running.agent.core.config.weightFile))
   t.equal((await running.admin('PUT', '/v1/weight', { weight: '50%' }, { authorization: 'Bearer wrong' })).status, 401, 'token required')
   t.notOk(existsSync(running.agent.core.config.weightFile))

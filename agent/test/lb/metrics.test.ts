@@ -36,7 +36,10 @@ t.test('a flood of invented load balancers: the per-LB series stay bounded, the 
   t.ok(series.includes('health_agent_lb_status{lb="lb1",server="be/t1",status="NOLB"} 1'), 'lb1 keeps its label')
   t.ok(series.includes('health_agent_lb_scur{lb="lb2",server="be/t1"} 3'), 'lb2 keeps its label')
   const others = views.size - MAX_LABELLED_LB_VIEWS
-  t.ok(series.includes(`health_agent_lb_status{lb="_other",server="_other",status="UP"} ${others}`), `the rest (${others}) are counted under _other`)
+  t.ok(
+    series.includes(`health_agent_lb_status{lb="_other",server="_other",status="UP"} ${others}`),
+    `the rest (${others}) are counted under _other`,
+  )
   t.ok(series.includes(`health_agent_lb_scur{lb="_other",server="_other"} ${others}`), 'and their sessions added up')
 })
 

@@ -25,14 +25,22 @@ const ACCEPTED: Array<[string, string, Partial<ServerState>]> = [
     'DOWN 1/2; address=127.0.0.1; port=18082; name=be/t2; node=lb1; weight=1/0; scur=0/0; qcur=0',
     { status: 'DOWN', counts: { current: 1, total: 2 } },
   ],
-  ['DOWN settled', 'DOWN; address=127.0.0.1; port=18082; name=be/t2; node=lb1; weight=1/0; scur=1/1; qcur=0', { status: 'DOWN', counts: null, scur: { server: 1, backend: 1 } }],
+  [
+    'DOWN settled',
+    'DOWN; address=127.0.0.1; port=18082; name=be/t2; node=lb1; weight=1/0; scur=1/1; qcur=0',
+    { status: 'DOWN', counts: null, scur: { server: 1, backend: 1 } },
+  ],
   [
     'a count above its total',
     'DOWN 4/2; address=127.0.0.1; port=18082; name=be/t2; node=lb1; weight=1/0; scur=0/0; qcur=0',
     { status: 'DOWN', counts: { current: 4, total: 2 } },
   ],
   ['no check', 'no check; address=127.0.0.1; port=18082; name=be/t2; node=lb1; weight=1/1; scur=0/0; qcur=0', { status: 'no check' }],
-  ['empty port (unix socket)', 'UP; address=/run/t.sock; port=; name=be/t2; node=lb1; weight=1/1; scur=0/0; qcur=0', { address: '/run/t.sock', port: '' }],
+  [
+    'empty port (unix socket)',
+    'UP; address=/run/t.sock; port=; name=be/t2; node=lb1; weight=1/1; scur=0/0; qcur=0',
+    { address: '/run/t.sock', port: '' },
+  ],
   [
     'throttle during slowstart',
     'UP; address=127.0.0.1; port=18082; name=be/t2; node=lb1; weight=1/3; scur=0/0; qcur=0; throttle=10%',
@@ -41,9 +49,21 @@ const ACCEPTED: Array<[string, string, Partial<ServerState>]> = [
   [
     'NOLB with counts, queue and throttle',
     'NOLB 1/3; address=10.0.0.11; port=8080; name=tomcats/web1; node=haproxy-a.example; weight=0/0; scur=3/7; qcur=2; throttle=50%',
-    { status: 'NOLB', counts: { current: 1, total: 3 }, node: 'haproxy-a.example', name: 'tomcats/web1', qcur: 2, throttle: 50, scur: { server: 3, backend: 7 } },
+    {
+      status: 'NOLB',
+      counts: { current: 1, total: 3 },
+      node: 'haproxy-a.example',
+      name: 'tomcats/web1',
+      qcur: 2,
+      throttle: 50,
+      scur: { server: 3, backend: 7 },
+    },
   ],
-  ['weight 0 (set weight 0 shows UP)', 'UP; address=127.0.0.1; port=1; name=be/s; node=n; weight=0/2; scur=0/0; qcur=0', { weight: { server: 0, farm: 2 } }],
+  [
+    'weight 0 (set weight 0 shows UP)',
+    'UP; address=127.0.0.1; port=1; name=be/s; node=n; weight=0/2; scur=0/0; qcur=0',
+    { weight: { server: 0, farm: 2 } },
+  ],
   ['IPv6 server address', 'UP; address=::1; port=8080; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0', { address: '::1' }],
 ]
 
@@ -70,8 +90,14 @@ const REJECTED: Array<[string, unknown]> = [
   ['trailing junk', 'UP; address=127.0.0.1; port=1; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0; extra=1'],
   ['throttle without %', 'UP; address=127.0.0.1; port=1; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0; throttle=10'],
   ['a number too long to be exact', 'UP; address=127.0.0.1; port=1; name=be/s; node=n; weight=1/1; scur=12345678901234567890/0; qcur=0'],
-  ['over the length limit', `UP; address=127.0.0.1; port=1; name=be/s; node=${'n'.repeat(MAX_HEADER_LENGTH)}; weight=1/1; scur=0/0; qcur=0`],
-  ['two headers joined', 'UP; address=a; port=1; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0, UP; address=a; port=1; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0'],
+  [
+    'over the length limit',
+    `UP; address=127.0.0.1; port=1; name=be/s; node=${'n'.repeat(MAX_HEADER_LENGTH)}; weight=1/1; scur=0/0; qcur=0`,
+  ],
+  [
+    'two headers joined',
+    'UP; address=a; port=1; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0, UP; address=a; port=1; name=be/s; node=n; weight=1/1; scur=0/0; qcur=0',
+  ],
 ]
 
 t.test('refuses junk without throwing', async (t) => {
@@ -109,7 +135,33 @@ t.test('fuzz: mutated and generated headers never throw, and what is accepted is
   const random = prng(seed)
   const int = (n: number) => Math.floor(random() * n)
   const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T
-  const alphabet = ['U', 'P', 'D', 'O', 'W', 'N', 'L', 'B', ';', ' ', '=', '/', '%', '0', '1', '9', '-', 'a', 'é', '\u0000', '\t', 'scur=', 'qcur=', '; throttle=', 'node=']
+  const alphabet = [
+    'U',
+    'P',
+    'D',
+    'O',
+    'W',
+    'N',
+    'L',
+    'B',
+    ';',
+    ' ',
+    '=',
+    '/',
+    '%',
+    '0',
+    '1',
+    '9',
+    '-',
+    'a',
+    'é',
+    '\u0000',
+    '\t',
+    'scur=',
+    'qcur=',
+    '; throttle=',
+    'node=',
+  ]
   const seeds = [...ACCEPTED.map(([, header]) => header), ...REJECTED.map(([, h]) => h).filter((h): h is string => typeof h === 'string')]
 
   const mutate = (input: string): string => {
@@ -117,13 +169,32 @@ t.test('fuzz: mutated and generated headers never throw, and what is accepted is
     for (let n = 1 + int(4); n > 0; n--) {
       const at = int(s.length + 1)
       switch (int(7)) {
-        case 0: s = s.slice(0, at) + pick(alphabet) + s.slice(at); break // insert
-        case 1: s = s.slice(0, at) + s.slice(at + 1 + int(3)); break // delete
-        case 2: s = s.slice(0, at) + pick(alphabet) + s.slice(at + 1); break // replace
-        case 3: s = s.slice(0, at); break // truncate
-        case 4: s = s.replace(/\d+/, String(int(3) === 0 ? 10 ** int(25) : int(1000))); break // renumber
-        case 5: { const parts = s.split('; '); const i = int(parts.length); const j = int(parts.length); [parts[i], parts[j]] = [parts[j] as string, parts[i] as string]; s = parts.join('; '); break } // swap fields
-        default: s = s + s.slice(int(s.length)); break // duplicate a tail
+        case 0:
+          s = s.slice(0, at) + pick(alphabet) + s.slice(at)
+          break // insert
+        case 1:
+          s = s.slice(0, at) + s.slice(at + 1 + int(3))
+          break // delete
+        case 2:
+          s = s.slice(0, at) + pick(alphabet) + s.slice(at + 1)
+          break // replace
+        case 3:
+          s = s.slice(0, at)
+          break // truncate
+        case 4:
+          s = s.replace(/\d+/, String(int(3) === 0 ? 10 ** int(25) : int(1000)))
+          break // renumber
+        case 5: {
+          const parts = s.split('; ')
+          const i = int(parts.length)
+          const j = int(parts.length)
+          ;[parts[i], parts[j]] = [parts[j] as string, parts[i] as string]
+          s = parts.join('; ')
+          break
+        } // swap fields
+        default:
+          s = s + s.slice(int(s.length))
+          break // duplicate a tail
       }
     }
     return s

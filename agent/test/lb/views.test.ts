@@ -14,7 +14,16 @@ t.test('a view per (node, backend/server), and per source address without send-s
   views.record(undefined, '10.0.0.9', 404, 2400)
   const list = views.list(3000)
   t.equal(list.length, 4)
-  t.match(list[0], { kind: 'send-state', node: 'lb1', name: 'be/s1', answered: 404, lastCheckAt: 2000, firstSeenAt: 1000, checks: 2, state: { status: 'NOLB', scur: { server: 2 } } })
+  t.match(list[0], {
+    kind: 'send-state',
+    node: 'lb1',
+    name: 'be/s1',
+    answered: 404,
+    lastCheckAt: 2000,
+    firstSeenAt: 1000,
+    checks: 2,
+    state: { status: 'NOLB', scur: { server: 2 } },
+  })
   t.match(list[1], { node: 'lb1', name: 'other/s1' })
   t.match(list[2], { node: 'lb2', source: '10.0.0.2' })
   t.match(list[3], { kind: 'plain', node: null, name: null, source: '10.0.0.9', checks: 2, state: null })
@@ -35,12 +44,23 @@ t.test('memory is bounded: the longest silent views are dropped first, silent on
   for (const [i, node] of ['a', 'b', 'c'].entries()) views.record(header(node), '127.0.0.1', 200, 1000 + i)
   views.record(header('a'), '127.0.0.1', 200, 1010) // a checks again: now b is the longest silent
   views.record(header('d'), '127.0.0.1', 200, 1020)
-  t.same(views.list(1020).map((v) => v.node), ['c', 'a', 'd'])
+  t.same(
+    views.list(1020).map((v) => v.node),
+    ['c', 'a', 'd'],
+  )
   t.equal(views.evicted, 1)
 
-  t.same(views.list(11_005).map((v) => v.node), ['a', 'd'], 'c, silent for over 10 s, is forgotten')
+  t.same(
+    views.list(11_005).map((v) => v.node),
+    ['a', 'd'],
+    'c, silent for over 10 s, is forgotten',
+  )
   views.record(header('e'), '127.0.0.1', 200, 11_015)
-  t.same(views.list(11_015).map((v) => v.node), ['d', 'e'], 'forgetting makes room before evicting')
+  t.same(
+    views.list(11_015).map((v) => v.node),
+    ['d', 'e'],
+    'forgetting makes room before evicting',
+  )
   t.equal(views.evicted, 1)
 
   for (let i = 0; i < 10_000; i++) views.record(header(`n${i}`), '127.0.0.1', 200, 20_000 + i)

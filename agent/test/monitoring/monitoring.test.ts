@@ -29,7 +29,8 @@ const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard
 /** Every PromQL expression of the dashboard, with Grafana's variables put in as Prometheus would get them. */
 function dashboardExpressions(): Array<{ where: string; expr: string }> {
   const out: Array<{ where: string; expr: string }> = []
-  for (const panel of dashboard.panels) for (const target of panel.targets ?? []) out.push({ where: `panel "${panel.title}"`, expr: target.expr })
+  for (const panel of dashboard.panels)
+    for (const target of panel.targets ?? []) out.push({ where: `panel "${panel.title}"`, expr: target.expr })
   for (const a of dashboard.annotations.list) if (a.expr) out.push({ where: 'annotation', expr: a.expr })
   return out.map(({ where, expr }) => ({ where, expr: expr.replaceAll('$instance', '.*').replaceAll('$__rate_interval', '5m') }))
 }
@@ -87,5 +88,6 @@ t.test('promtool parses every query of the dashboard', async (t) => {
   writeFileSync(file, JSON.stringify(rules))
   const check = await run(promtool, ['check', 'rules', file]).catch((err: { stdout?: string; stderr?: string }) => err)
   t.match(check.stdout, new RegExp(`SUCCESS: ${expressions.length} rules found`), check.stderr ?? '')
-  for (const panel of dashboard.panels) if (panel.type !== 'row') t.ok((panel.targets ?? []).length > 0, `panel "${panel.title}" has a query`)
+  for (const panel of dashboard.panels)
+    if (panel.type !== 'row') t.ok((panel.targets ?? []).length > 0, `panel "${panel.title}" has a query`)
 })

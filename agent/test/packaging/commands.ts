@@ -26,9 +26,13 @@ export async function startFlavour(t: Teardowns, flavour: Flavour, args: string[
   const spawnedAt = performance.now()
   // env -i: tap adds its own --import to NODE_OPTIONS of every child, which would load into the
   // bundle's Node (not the executable's) and skew its start-up time and memory.
-  const child = spawn('env', ['-i', `PATH=${process.env.PATH ?? ''}`, ...flavour.agent, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    'env',
+    ['-i', `PATH=${process.env.PATH ?? ''}`, ...flavour.agent, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let out = ''
   let listenedAt = 0
   child.stdout.on('data', (c: Buffer) => {
@@ -44,10 +48,14 @@ export async function startFlavour(t: Teardowns, flavour: Flavour, args: string[
       await exited
     }
   })
-  const line = await waitFor(`${flavour.name} to listen`, () => {
-    if (code !== undefined) throw new Error(`${flavour.name} exited with ${code}: ${out}`)
-    return listenedAt ? out.split('\n').find((l) => l.includes('"health":"127.0.0.1:')) : undefined
-  }, { timeoutMs: 60_000 })
+  const line = await waitFor(
+    `${flavour.name} to listen`,
+    () => {
+      if (code !== undefined) throw new Error(`${flavour.name} exited with ${code}: ${out}`)
+      return listenedAt ? out.split('\n').find((l) => l.includes('"health":"127.0.0.1:')) : undefined
+    },
+    { timeoutMs: 60_000 },
+  )
   const parsed = JSON.parse(line) as { health: string; admin: string }
   return {
     child,

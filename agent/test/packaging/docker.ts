@@ -24,8 +24,20 @@ export async function startDockerd(t: Teardowns): Promise<Docker> {
   const socket = join(dir, 'docker.sock')
   const child = spawn(
     dockerd,
-    ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '-H', `unix://${socket}`,
-      '--iptables=false', '--ip-masq=false', '--bridge=none', '--storage-driver=vfs'],
+    [
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '-H',
+      `unix://${socket}`,
+      '--iptables=false',
+      '--ip-masq=false',
+      '--bridge=none',
+      '--storage-driver=vfs',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let log = ''
@@ -48,13 +60,21 @@ export async function startDockerd(t: Teardowns): Promise<Docker> {
   })
   const docker: Docker = {
     run(args, { timeoutMs = 300_000 } = {}) {
-      const result = spawnSync(cli, ['-H', `unix://${socket}`, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { PATH: process.env.PATH ?? '', DOCKER_BUILDKIT: '0', DOCKER_CONFIG: join(dir, 'config') } })
+      const result = spawnSync(cli, ['-H', `unix://${socket}`, ...args], {
+        encoding: 'utf8',
+        timeout: timeoutMs,
+        env: { PATH: process.env.PATH ?? '', DOCKER_BUILDKIT: '0', DOCKER_CONFIG: join(dir, 'config') },
+      })
       return { code: result.status, out: `${result.stdout}${result.stderr}`, stdout: result.stdout }
     },
   }
-  await waitFor('dockerd to answer', () => {
-    if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}:\n${log}`)
-    return existsSync(socket) && docker.run(['version'], { timeoutMs: 10_000 }).code === 0
-  }, { timeoutMs: 120_000, intervalMs: 250 })
+  await waitFor(
+    'dockerd to answer',
+    () => {
+      if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}:\n${log}`)
+      return existsSync(socket) && docker.run(['version'], { timeoutMs: 10_000 }).code === 0
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  )
   return docker
 }

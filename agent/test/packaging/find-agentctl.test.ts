@@ -21,9 +21,18 @@ t.test('agentctl not found: pre-deploy and post-deploy stop with one line and ex
   cpSync(join(PACKAGE_ROOT, 'scripts'), join(dir, 'scripts'), { recursive: true })
   const path = barePath(dir)
   for (const script of ['pre-deploy', 'post-deploy']) {
-    const result = spawnSync(join(path, 'bash'), [join(dir, 'scripts', script), '--reason', 'test'], { encoding: 'utf8', env: { PATH: path }, timeout: 60_000 })
+    const result = spawnSync(join(path, 'bash'), [join(dir, 'scripts', script), '--reason', 'test'], {
+      encoding: 'utf8',
+      env: { PATH: path },
+      timeout: 60_000,
+    })
     t.equal(result.status, 5, `${script}: ${result.stderr}`)
-    t.match(result.stderr, new RegExp(`^${script}: error: agentctl not found \\(PATH=${path}\\): install the package, build this checkout \\(npm ci\\), or set AGENTCTL\\n$`))
+    t.match(
+      result.stderr,
+      new RegExp(
+        `^${script}: error: agentctl not found \\(PATH=${path}\\): install the package, build this checkout \\(npm ci\\), or set AGENTCTL\\n$`,
+      ),
+    )
     t.notMatch(result.stderr, /command not found|step:/)
   }
 })
@@ -37,11 +46,25 @@ t.test('a checkout in a folder with a space: pre-deploy runs its agentctl', asyn
   const data = join(dir, 'data')
   const agent = await spawnAgent(t, ['--data-dir', data])
   // No load balancer checks this agent: the drain is set, and not confirmed within 1 s (exit 1).
-  const result = spawnSync('bash', [join(root, 'scripts/pre-deploy'), '--reason', 'space test', '--drain-timeout', '1', '--agent', agent.adminUrl, '--token-file', join(data, 'admin-token')], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '' },
-    timeout: 60_000,
-  })
+  const result = spawnSync(
+    'bash',
+    [
+      join(root, 'scripts/pre-deploy'),
+      '--reason',
+      'space test',
+      '--drain-timeout',
+      '1',
+      '--agent',
+      agent.adminUrl,
+      '--token-file',
+      join(data, 'admin-token'),
+    ],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+      timeout: 60_000,
+    },
+  )
   t.equal(result.status, 1, result.stderr)
   t.match(result.stdout, /drain: admin state is now drain/)
   t.notMatch(result.stderr, /Cannot find module/)

@@ -43,7 +43,8 @@ export const lastValue = (service: ServiceSection, key: string): string | undefi
 export function splitWords(text: string): string[] {
   const words: string[] = []
   const pattern = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g
-  for (const match of text.matchAll(pattern)) words.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? match[3] ?? ''))
+  for (const match of text.matchAll(pattern))
+    words.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, '$1') : (match[2] ?? match[3] ?? ''))
   return words
 }
 
@@ -62,7 +63,10 @@ function readEnvironmentFile(spec: string): Record<string, string> {
     const line = raw.trim()
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue
     const eq = line.indexOf('=')
-    env[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2')
+    env[line.slice(0, eq).trim()] = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^(["'])(.*)\1$/, '$2')
   }
   return env
 }
@@ -107,7 +111,10 @@ export function parseCommand(line: string): ServiceCommand {
 export function asService(service: ServiceSection, command: ServiceCommand): string[] {
   const umask = lastValue(service, 'UMask') ?? '0022'
   const user = lastValue(service, 'User')
-  const credentials = user && !command.privileged ? ['setpriv', `--reuid=${user}`, `--regid=${lastValue(service, 'Group') ?? user}`, '--init-groups', '--'] : []
+  const credentials =
+    user && !command.privileged
+      ? ['setpriv', `--reuid=${user}`, `--regid=${lastValue(service, 'Group') ?? user}`, '--init-groups', '--']
+      : []
   return ['/bin/sh', '-c', `umask ${umask} && exec "$@"`, 'sh', ...credentials, ...command.argv]
 }
 

@@ -17,8 +17,12 @@ async function status(agent: RunningAgent): Promise<AgentStatus> {
 
 t.test('a running agent answers /v1/status and /v1/wait as the protocol declares them, in every part', async (t) => {
   const tomcat = await startHttpServer(t, (req, res) => {
-    if ((req.url ?? '').startsWith('/manager/status')) return res.end('<status><connector name="http"><threadInfo currentThreadsBusy="1"/></connector></status>')
-    if ((req.url ?? '').startsWith('/manager/text/sessions')) return res.end('OK - Session information for application at context path [/app]\nDefault maximum session inactive interval is 30 minutes\n<1 minutes: 2 sessions\n')
+    if ((req.url ?? '').startsWith('/manager/status'))
+      return res.end('<status><connector name="http"><threadInfo currentThreadsBusy="1"/></connector></status>')
+    if ((req.url ?? '').startsWith('/manager/text/sessions'))
+      return res.end(
+        'OK - Session information for application at context path [/app]\nDefault maximum session inactive interval is 30 minutes\n<1 minutes: 2 sessions\n',
+      )
     res.end('UP\n')
   })
   const { writeFileSync } = await import('node:fs')
@@ -52,7 +56,9 @@ t.test('a running agent answers /v1/status and /v1/wait as the protocol declares
   t.same(misfits(AgentStatusSchema, draining), [], 'draining, with an expiry, a load balancer view and a one-off checker: it fits')
   t.ok(draining.loadBalancers.confirmation?.loadBalancers.length, 'with load balancer rows')
 
-  const wait = await streamJsonLines(`${agent.adminUrl}/v1/wait?for=drained&timeout=5&progress=0.2`, { authorization: `Bearer ${agent.token}` })
+  const wait = await streamJsonLines(`${agent.adminUrl}/v1/wait?for=drained&timeout=5&progress=0.2`, {
+    authorization: `Bearer ${agent.token}`,
+  })
   const { setInterval } = await import('node:timers')
   const checking = setInterval(() => void httpRequest(`${agent.healthUrl}/health`, { headers: { 'x-haproxy-server-state': header } }), 100)
   t.teardown(() => clearInterval(checking))

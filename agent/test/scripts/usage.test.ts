@@ -52,8 +52,14 @@ t.test('rolling-deploy --dry-run prints the plan from the inventory and touches 
   t.equal(result.status, 0, result.stderr)
   const lines = result.stdout.trim().split('\n')
   t.match(lines[0], /^plan: deploy app\.war to 3 host\(s\), one at a time/)
-  t.match(lines[1], /1\/3 web1, locally: deploy-war --war \S+app\.war --catalina-base \/srv\/t1 --agent http:\/\/127\.0\.0\.1:9991 --start-cmd \/srv\/t1\/start\\ now --drain-timeout 300$/)
-  t.match(lines[2], /2\/3 web2, over ssh to deploy@web2 \(package in \/opt\/tomcat-health-agent\): deploy-war --war \S+ --catalina-base \/var\/lib\/tomcat10 --drain-timeout 300$/)
+  t.match(
+    lines[1],
+    /1\/3 web1, locally: deploy-war --war \S+app\.war --catalina-base \/srv\/t1 --agent http:\/\/127\.0\.0\.1:9991 --start-cmd \/srv\/t1\/start\\ now --drain-timeout 300$/,
+  )
+  t.match(
+    lines[2],
+    /2\/3 web2, over ssh to deploy@web2 \(package in \/opt\/tomcat-health-agent\): deploy-war --war \S+ --catalina-base \/var\/lib\/tomcat10 --drain-timeout 300$/,
+  )
   t.match(lines[3], /3\/3 web3, over ssh to deploy@web3 \(package in \/opt\/agent\): deploy-war --war \S+ --exploded --drain-timeout 300$/)
 
   writeFileSync(inventory, 'web1 colour=blue\n')

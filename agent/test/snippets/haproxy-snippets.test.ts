@@ -13,7 +13,10 @@ const STATE_FILE = '/var/lib/haproxy/server-state'
 
 /** A file as `show servers state` writes it with no server: what a first reload finds. */
 function writeEmptyServerState(file: string): string {
-  writeFileSync(file, '1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n')
+  writeFileSync(
+    file,
+    '1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n',
+  )
   return file
 }
 
@@ -36,7 +39,9 @@ function wrapSnippet(snippet: string): string {
 /** `haproxy -c` in zero-warning mode (-dW): a warning fails as an error does. */
 function haproxyCheck(file: string, zeroWarning = true): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(requireBinary('haproxy'), ['-c', ...(zeroWarning ? ['-dW'] : []), '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(requireBinary('haproxy'), ['-c', ...(zeroWarning ? ['-dW'] : []), '-f', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let output = ''
     child.stdout.on('data', (c: Buffer) => (output += c.toString()))
     child.stderr.on('data', (c: Buffer) => (output += c.toString()))
@@ -47,8 +52,13 @@ function haproxyCheck(file: string, zeroWarning = true): Promise<{ code: number 
 
 t.test('every snippet is a valid HAProxy 2.6 config fragment, without a warning', async (t) => {
   const dir = tempDir(t)
-  const files = readdirSync(SNIPPETS).filter((f) => f.endsWith('.cfg')).sort()
-  t.ok(files.includes('agent-check.cfg') && files.includes('agent-check-with-httpchk.cfg'), `agent-check snippets present (${files.join(', ')})`)
+  const files = readdirSync(SNIPPETS)
+    .filter((f) => f.endsWith('.cfg'))
+    .sort()
+  t.ok(
+    files.includes('agent-check.cfg') && files.includes('agent-check-with-httpchk.cfg'),
+    `agent-check snippets present (${files.join(', ')})`,
+  )
   await Promise.all(
     files.map(async (file) => {
       const snippet = readFileSync(join(SNIPPETS, file), 'utf8').replaceAll(STATE_FILE, writeEmptyServerState(join(dir, `${file}.state`)))
@@ -62,7 +72,9 @@ t.test('every snippet is a valid HAProxy 2.6 config fragment, without a warning'
 
 t.test('the check can fail: a broken snippet is refused', async (t) => {
   const dir = tempDir(t)
-  const snippet = readFileSync(join(SNIPPETS, 'agent-check.cfg'), 'utf8').replace('agent-inter 2s', 'agent-inter 2s weight:50').replaceAll(STATE_FILE, writeEmptyServerState(join(dir, 'state')))
+  const snippet = readFileSync(join(SNIPPETS, 'agent-check.cfg'), 'utf8')
+    .replace('agent-inter 2s', 'agent-inter 2s weight:50')
+    .replaceAll(STATE_FILE, writeEmptyServerState(join(dir, 'state')))
   writeFileSync(join(dir, 'broken.cfg'), wrapSnippet(snippet))
   const result = await haproxyCheck(join(dir, 'broken.cfg'))
   t.not(result.code, 0)
@@ -71,7 +83,13 @@ t.test('the check can fail: a broken snippet is refused', async (t) => {
 
 t.test('the httpchk backend snippet has what the drain needs', async (t) => {
   const text = readFileSync(join(SNIPPETS, 'httpchk-backend.cfg'), 'utf8')
-  for (const line of ['option httpchk GET /health', 'http-check disable-on-404', 'http-check send-state', 'check port 9990', 'timeout check 2s']) {
+  for (const line of [
+    'option httpchk GET /health',
+    'http-check disable-on-404',
+    'http-check send-state',
+    'check port 9990',
+    'timeout check 2s',
+  ]) {
     t.match(text, line)
   }
 })

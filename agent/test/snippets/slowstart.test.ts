@@ -23,7 +23,8 @@ t.test('slowstart after NOLB->UP and DOWN->UP with httpchk + disable-on-404, on 
     ].join('\n'),
   )
   const stat = () => haproxy.serverStat('be', 's1')
-  const reach = async (status: string) => waitFor(`s1 ${status}`, async () => ((await stat()).status === status ? await stat() : false), { timeoutMs: 20_000 })
+  const reach = async (status: string) =>
+    waitFor(`s1 ${status}`, async () => ((await stat()).status === status ? await stat() : false), { timeoutMs: 20_000 })
   /** The throttle right after a return to UP: slowstart 20 s, read within the first seconds. */
   const throttleAfter = async (from: 'drain' | 'down') => {
     await agent.admin('PUT', '/v1/state', { state: from })

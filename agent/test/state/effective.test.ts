@@ -26,7 +26,15 @@ function factsAfter(history: string, phase: WarmupPhase, startupPolicy: 'down' |
     rise: RISE,
     fall: FALL,
     lastError: track.lastError,
-    warmup: { phase, done: 3, failed: phase === 'failed' ? 2 : 0, total: 10, maxFailures: 1, lastError: phase === 'failed' ? 'GET /app/x: HTTP 500' : null, retryAt: null },
+    warmup: {
+      phase,
+      done: 3,
+      failed: phase === 'failed' ? 2 : 0,
+      total: 10,
+      maxFailures: 1,
+      lastError: phase === 'failed' ? 'GET /app/x: HTTP 500' : null,
+      retryAt: null,
+    },
   }
   return { facts, now: Math.max(0, history.length - 1) * STEP_MS + STEP_MS / 2 }
 }
@@ -124,7 +132,10 @@ t.test('the why says what an operator needs', async (t) => {
   t.equal(why('pp', 'pending'), 'tomcat is up; its warm-up has not started yet')
   t.equal(why('pp', 'failed'), 'tomcat warm-up failed: 2 of 3 requests failed (at most 1 allowed), last: GET /app/x: HTTP 500')
   const longDown = factsAfter('f'.repeat(20), 'pending')
-  t.equal(decide({ admin: { state: 'drain' }, stateFileProblem: null, tomcat: longDown.facts, now: longDown.now }).why, 'tomcat probe failing for 20 s (20 in a row): connection refused')
+  t.equal(
+    decide({ admin: { state: 'drain' }, stateFileProblem: null, tomcat: longDown.facts, now: longDown.now }).why,
+    'tomcat probe failing for 20 s (20 in a row): connection refused',
+  )
 })
 
 t.test('a return from drain or down answers the state being left until fresh probes pass, after every Tomcat hold', async (t) => {
@@ -141,9 +152,18 @@ t.test('a return from drain or down answers the state being left until fresh pro
     const { facts, now } = factsAfter(history, phase)
     const verdict = decide({ admin: { state: 'ready' }, stateFileProblem: null, tomcat: { ...facts, returning: { from, passes } }, now })
     const state = cause === 'returning' ? from : 'down'
-    t.match(verdict, { state, httpStatus: HTTP_STATUS_OF[state], cause, why: String }, `probes "${history}", warm-up ${phase}, back from ${from} after ${passes} fresh passes: ${state} (${cause})`)
-    if (cause === 'returning') t.equal(verdict.why, `back to ready from ${from}: ${passes} of ${RISE} passing probes begun since (Tomcat may have restarted)`)
+    t.match(
+      verdict,
+      { state, httpStatus: HTTP_STATUS_OF[state], cause, why: String },
+      `probes "${history}", warm-up ${phase}, back from ${from} after ${passes} fresh passes: ${state} (${cause})`,
+    )
+    if (cause === 'returning')
+      t.equal(verdict.why, `back to ready from ${from}: ${passes} of ${RISE} passing probes begun since (Tomcat may have restarted)`)
   }
   const { facts, now } = factsAfter('pp', 'passed')
-  t.equal(decide({ admin: { state: 'ready' }, stateFileProblem: null, tomcat: { ...facts, returning: null }, now }).httpStatus, 200, 'no return pending: the admin state')
+  t.equal(
+    decide({ admin: { state: 'ready' }, stateFileProblem: null, tomcat: { ...facts, returning: null }, now }).httpStatus,
+    200,
+    'no return pending: the admin state',
+  )
 })

@@ -34,7 +34,10 @@ t.test('a drain set for 1 s ends by itself: ready, audited as expired, shown in 
   t.ok(until >= before + 1000 && until <= Date.now() + 1000, `until ${s.admin?.until} is 1 s after the call`)
   t.match(readFileSync(join(agent.dir, 'state'), 'utf8'), /^drain .*until=\S+/, 'the expiry is in the state file')
   t.equal(await metric(agent, /^health_agent_admin_state_expiry_timestamp_seconds (\S+)$/m), until / 1000)
-  t.ok((await metric(agent, /^health_agent_admin_state_age_seconds\{state="drain"\} (\S+)$/m)) !== null, 'the age is labelled with the state')
+  t.ok(
+    (await metric(agent, /^health_agent_admin_state_age_seconds\{state="drain"\} (\S+)$/m)) !== null,
+    'the age is labelled with the state',
+  )
   t.equal((await agent.check()).status, 404)
 
   await waitFor('the check to answer 200 again', async () => (await agent.check()).status === 200, { timeoutMs: 15_000 })
@@ -60,7 +63,10 @@ t.test('a change made before the expiry wins: a new drain without --for is not e
   // Bounded wait for an absence: past the first expiry by a margin the timer would have used.
   await waitFor('the first expiry to have passed by 1.5 s', () => Date.now() > first + 1500, { timeoutMs: 10_000 })
   t.equal((await status(agent)).admin?.state, 'drain')
-  t.notOk(auditLines(agent).some((l) => l.source === 'expired'), 'nothing expired')
+  t.notOk(
+    auditLines(agent).some((l) => l.source === 'expired'),
+    'nothing expired',
+  )
 })
 
 t.test('until= written by a shell is honoured; one already past ends the drain at once', async (t) => {
@@ -81,7 +87,11 @@ t.test('an expiry due while the state file is broken waits for the file to be re
   const until = Date.parse((await status(agent)).admin?.until ?? '')
   writeFileSync(join(agent.dir, 'state'), 'drain reason="half writ')
   await waitFor('the problem to be reported', async () => (await status(agent)).stateFile.ok === false)
-  await waitFor('the expiry to be due and logged', () => Date.now() > until && agent.logLines().some((l) => /drain expired, but the state file is not readable/.test(String(l.msg))), { timeoutMs: 10_000 })
+  await waitFor(
+    'the expiry to be due and logged',
+    () => Date.now() > until && agent.logLines().some((l) => /drain expired, but the state file is not readable/.test(String(l.msg))),
+    { timeoutMs: 10_000 },
+  )
   t.equal((await status(agent)).admin?.state, 'drain', 'the broken file is not overwritten')
   t.equal((await agent.check()).status, 404)
   writeFileSync(join(agent.dir, 'state'), `drain reason=fixed until=${new Date(until).toISOString()}\n`)
@@ -96,7 +106,13 @@ t.test('an expiry returns to ready only through the rules of any ready: Tomcat d
     res.statusCode = healthy ? 200 : 500
     res.end(healthy ? 'UP\n' : 'boom\n')
   })
-  const agent = await startAgent(t, { tomcatUrl: tomcat.url('/app/health'), tomcatIntervalMs: '50', tomcatTimeoutMs: '500', tomcatFall: '2', tomcatRise: '2' })
+  const agent = await startAgent(t, {
+    tomcatUrl: tomcat.url('/app/health'),
+    tomcatIntervalMs: '50',
+    tomcatTimeoutMs: '500',
+    tomcatFall: '2',
+    tomcatRise: '2',
+  })
   await agent.admin('PUT', '/v1/state', { state: 'drain', for: 1 })
   await waitFor('the expiry', async () => (await status(agent)).admin?.state === 'ready', { timeoutMs: 15_000 })
   const s = await status(agent)

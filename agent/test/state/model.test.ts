@@ -10,7 +10,10 @@ t.test('accepts what a shell or the API writes', async (t) => {
     ['# set by the deploy\ndrain reason="deploy v42"\n', { state: 'drain', reason: 'deploy v42' }],
     ['drain reason="deploy v42" by=alice', { state: 'drain', reason: 'deploy v42', by: 'alice' }],
     ['down reason=maintenance', { state: 'down', reason: 'maintenance' }],
-    ['drain reason="say \\"hi\\"" since=2026-11-26T10:00:00.000Z', { state: 'drain', reason: 'say "hi"', since: '2026-11-26T10:00:00.000Z' }],
+    [
+      'drain reason="say \\"hi\\"" since=2026-11-26T10:00:00.000Z',
+      { state: 'drain', reason: 'say "hi"', since: '2026-11-26T10:00:00.000Z' },
+    ],
   ]
   for (const [text, record] of cases) {
     const result = parseStateText(text)

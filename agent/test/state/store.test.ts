@@ -1,4 +1,15 @@
-import { appendFileSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync, writeSync, ftruncateSync } from 'node:fs'
+import {
+  appendFileSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  closeSync,
+  writeSync,
+  ftruncateSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import t from 'tap'
@@ -23,7 +34,10 @@ async function openStore(t: Parameters<typeof tempDir>[0], dir: string, initialS
 }
 
 function auditEntries(dir: string): AuditEntry[] {
-  return readFileSync(join(dir, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEntry)
+  return readFileSync(join(dir, 'audit.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditEntry)
 }
 
 /** pollMs is 5 s in these tests: a wait shorter than that proves the file-system events did the work. */
@@ -65,11 +79,17 @@ t.test('every kind of file write is picked up', async (t) => {
 
   t.match(
     auditEntries(dir).map((e) => [e.from, e.to, e.source]),
-    [[null, 'ready', 'initial'], ['ready', 'drain', 'file'], ['drain', 'down', 'file'], ['down', 'ready', 'file'], ['ready', 'drain', 'file']],
+    [
+      [null, 'ready', 'initial'],
+      ['ready', 'drain', 'file'],
+      ['drain', 'down', 'file'],
+      ['down', 'ready', 'file'],
+      ['ready', 'drain', 'file'],
+    ],
   )
 })
 
-t.test('the file is still watched after hundreds of replacements by the agent\'s own writes', async (t) => {
+t.test("the file is still watched after hundreds of replacements by the agent's own writes", async (t) => {
   // Each API change replaces the file by rename. A watch on the file itself followed the inode and
   // was left on a deleted one after a few hundred quick changes: shell writes then waited for the poll.
   const dir = tempDir(t)
@@ -87,7 +107,12 @@ t.test('garbage, empty and half-written files keep the last good state and are r
   writeFileSync(path, 'drain\n')
   await waitFor('drain', stateIs(store, 'drain'), viaEvents)
 
-  for (const [text, kind] of [['garbage\n', 'invalid'], ['', 'empty'], ['rea', 'invalid'], ['ready reason="half', 'invalid']] as const) {
+  for (const [text, kind] of [
+    ['garbage\n', 'invalid'],
+    ['', 'empty'],
+    ['rea', 'invalid'],
+    ['ready reason="half', 'invalid'],
+  ] as const) {
     writeFileSync(path, text)
     await waitFor(`problem for ${JSON.stringify(text)}`, () => store.problem?.kind === kind && store.problem.message, viaEvents)
     t.equal(store.current?.state, 'drain', `${JSON.stringify(text)} keeps drain`)
@@ -120,10 +145,7 @@ t.test('API writes are atomic, applied at once and survive a restart', async (t)
   t.equal(written.state, 'drain')
   t.equal(first.store.current?.state, 'drain', 'applied before set() resolves')
   t.match(readFileSync(first.path, 'utf8'), /^drain reason="deploy v42" by=alice since=\S+\n$/)
-  t.same(
-    readFileSync(first.path, 'utf8').length > 0 && existsSync(join(dir, 'state')),
-    true,
-  )
+  t.same(readFileSync(first.path, 'utf8').length > 0 && existsSync(join(dir, 'state')), true)
   const since = first.store.current?.since
   await first.store.set({ state: 'drain', reason: 'deploy v43' })
   t.equal(first.store.current?.since, since, 'a new reason for the same state keeps since')
@@ -183,7 +205,11 @@ t.test('drain and down apply before the write is on disk, and are taken back if 
   await store.set({ state: 'drain' })
   await store.set({ state: 'ready' })
   await store.set({ state: 'drain' })
-  t.same(onDisk, ['drain when the file said ready', 'ready when the file said ready', 'drain when the file said ready'], 'drain applies before the file says so, ready only after')
+  t.same(
+    onDisk,
+    ['drain when the file said ready', 'ready when the file said ready', 'drain when the file said ready'],
+    'drain applies before the file says so, ready only after',
+  )
   seen.length = 0
 
   // A folder the agent cannot write to: the temp file cannot be created.
@@ -213,46 +239,55 @@ function chainBreaks(entries: AuditEntry[]): string[] {
   return breaks
 }
 
-t.test('a full audit disk: an API change is refused whole, a shell write is kept in order and written once the disk takes it', async (t) => {
-  const { symlinkSync, unlinkSync } = await import('node:fs')
-  const dir = tempDir(t)
-  const { store, audit, path } = await openStore(t, dir)
-  await store.set({ state: 'drain', reason: 'one' })
-  const auditPath = join(dir, 'audit.log')
-  renameSync(auditPath, join(dir, 'audit.saved'))
-  symlinkSync('/dev/full', auditPath) // every write now fails with ENOSPC, as on a full disk
-  audit.reopen()
-  const problems: Array<string | null> = []
-  store.on('problem', (p) => problems.push(p?.kind ?? null))
+t.test(
+  'a full audit disk: an API change is refused whole, a shell write is kept in order and written once the disk takes it',
+  async (t) => {
+    const { symlinkSync, unlinkSync } = await import('node:fs')
+    const dir = tempDir(t)
+    const { store, audit, path } = await openStore(t, dir)
+    await store.set({ state: 'drain', reason: 'one' })
+    const auditPath = join(dir, 'audit.log')
+    renameSync(auditPath, join(dir, 'audit.saved'))
+    symlinkSync('/dev/full', auditPath) // every write now fails with ENOSPC, as on a full disk
+    audit.reopen()
+    const problems: Array<string | null> = []
+    store.on('problem', (p) => problems.push(p?.kind ?? null))
 
-  await t.rejects(store.set({ state: 'down', reason: 'two' }), { code: 'AGENT_ERR_STATE_FILE', message: /no space left on device.*the state stays drain/i })
-  t.equal(store.current?.state, 'drain', 'the old state is in force')
-  t.match(readFileSync(path, 'utf8'), /^drain reason=one/, 'and in the file')
-  t.equal(store.problem?.kind, 'write-failed', 'and the failure is a reported problem')
-  await t.rejects(store.set({ state: 'ready' }))
-  t.equal(store.current?.state, 'drain')
+    await t.rejects(store.set({ state: 'down', reason: 'two' }), {
+      code: 'AGENT_ERR_STATE_FILE',
+      message: /no space left on device.*the state stays drain/i,
+    })
+    t.equal(store.current?.state, 'drain', 'the old state is in force')
+    t.match(readFileSync(path, 'utf8'), /^drain reason=one/, 'and in the file')
+    t.equal(store.problem?.kind, 'write-failed', 'and the failure is a reported problem')
+    await t.rejects(store.set({ state: 'ready' }))
+    t.equal(store.current?.state, 'drain')
 
-  writeFileSync(path, 'ready reason=shell\n')
-  await waitFor('the shell write applies although the audit file is full', stateIs(store, 'ready'), viaEvents)
-  t.equal(store.problem?.kind, 'audit-behind')
-  writeFileSync(path, 'down reason=shell2\n')
-  await waitFor('a second shell write', stateIs(store, 'down'), viaEvents)
-  t.equal(audit.pending, 2, 'both entries kept in memory')
+    writeFileSync(path, 'ready reason=shell\n')
+    await waitFor('the shell write applies although the audit file is full', stateIs(store, 'ready'), viaEvents)
+    t.equal(store.problem?.kind, 'audit-behind')
+    writeFileSync(path, 'down reason=shell2\n')
+    await waitFor('a second shell write', stateIs(store, 'down'), viaEvents)
+    t.equal(audit.pending, 2, 'both entries kept in memory')
 
-  unlinkSync(auditPath)
-  renameSync(join(dir, 'audit.saved'), auditPath)
-  audit.reopen()
-  await store.set({ state: 'drain', reason: 'three' })
-  t.equal(store.problem, null, 'the next write that works clears the problem')
-  const entries = auditEntries(dir)
-  t.same(
-    entries.map((e) => `${e.from}->${e.to}:${e.source}`),
-    ['null->ready:initial', 'ready->drain:api', 'drain->ready:file', 'ready->down:file', 'down->drain:api'],
-    'nothing refused was audited; the kept entries came first, in order',
-  )
-  t.same(chainBreaks(entries), [])
-  t.same(problems.filter((p, i) => p !== problems[i - 1]), ['write-failed', 'audit-behind', null])
-})
+    unlinkSync(auditPath)
+    renameSync(join(dir, 'audit.saved'), auditPath)
+    audit.reopen()
+    await store.set({ state: 'drain', reason: 'three' })
+    t.equal(store.problem, null, 'the next write that works clears the problem')
+    const entries = auditEntries(dir)
+    t.same(
+      entries.map((e) => `${e.from}->${e.to}:${e.source}`),
+      ['null->ready:initial', 'ready->drain:api', 'drain->ready:file', 'ready->down:file', 'down->drain:api'],
+      'nothing refused was audited; the kept entries came first, in order',
+    )
+    t.same(chainBreaks(entries), [])
+    t.same(
+      problems.filter((p, i) => p !== problems[i - 1]),
+      ['write-failed', 'audit-behind', null],
+    )
+  },
+)
 
 t.test('concurrent API and shell writes: every state the file held is audited once, in order', async (t) => {
   const dir = tempDir(t)
@@ -269,9 +304,17 @@ t.test('concurrent API and shell writes: every state the file held is audited on
   const entries = auditEntries(dir)
   t.same(chainBreaks(entries), [], 'each entry starts where the one before ended')
   const reasons = entries.map((e) => e.reason)
-  t.same(reasons.filter((r, i) => r !== null && reasons.indexOf(r) !== i), [], 'no change audited twice')
+  t.same(
+    reasons.filter((r, i) => r !== null && reasons.indexOf(r) !== i),
+    [],
+    'no change audited twice',
+  )
   const apiOrder = reasons.filter((r) => r?.startsWith('api-')).map((r) => Number(r?.slice(4)))
-  t.same(apiOrder, [...apiOrder].sort((a, b) => a - b), 'API changes in the order they were made')
+  t.same(
+    apiOrder,
+    [...apiOrder].sort((a, b) => a - b),
+    'API changes in the order they were made',
+  )
   t.ok(apiOrder.length >= 80, `most API changes were changes (${apiOrder.length} of 120)`)
 })
 
@@ -284,5 +327,8 @@ t.test('temp files left by a killed write are removed at start', async (t) => {
   writeFileSync(join(dir, '.other.1.0a1b2c3d.tmp'), 'not ours')
   const { store } = await openStore(t, dir)
   t.equal(store.current?.state, 'drain')
-  t.same(readdirSync(dir).filter((n) => n.endsWith('.tmp')), ['.other.1.0a1b2c3d.tmp'])
+  t.same(
+    readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    ['.other.1.0a1b2c3d.tmp'],
+  )
 })

@@ -3,11 +3,21 @@ import { formatStateRecord, parseStateText, sameRecord, type StateRecord } from 
 import { expiresAt } from '../../src/state/expiry.js'
 
 t.test('until= is read, written back and compared like the other keys', async (t) => {
-  const record: StateRecord = { state: 'drain', reason: 'deploy v42', by: 'alice', since: '2026-11-26T10:00:00.000Z', until: '2026-11-26T12:00:00.000Z' }
+  const record: StateRecord = {
+    state: 'drain',
+    reason: 'deploy v42',
+    by: 'alice',
+    since: '2026-11-26T10:00:00.000Z',
+    until: '2026-11-26T12:00:00.000Z',
+  }
   const line = formatStateRecord(record)
   t.equal(line, 'drain reason="deploy v42" by=alice since=2026-11-26T10:00:00.000Z until=2026-11-26T12:00:00.000Z\n')
   t.same(parseStateText(line), { ok: true, record, warnings: [] })
-  t.same(parseStateText('down until=2026-11-26T12:00:00Z'), { ok: true, record: { state: 'down', until: '2026-11-26T12:00:00Z' }, warnings: [] })
+  t.same(parseStateText('down until=2026-11-26T12:00:00Z'), {
+    ok: true,
+    record: { state: 'down', until: '2026-11-26T12:00:00Z' },
+    warnings: [],
+  })
   t.notOk(sameRecord(record, { ...record, until: '2026-11-26T13:00:00.000Z' }), 'a new expiry is a change')
   t.notOk(sameRecord(record, { ...record, until: undefined }), 'dropping the expiry is a change')
   t.equal(expiresAt(record), Date.parse('2026-11-26T12:00:00.000Z'))

@@ -17,8 +17,16 @@ t.test('parses busy threads per connector from the status XML', async (t) => {
 t.test('sums the session histogram of the sessions command', async (t) => {
   t.equal(parseSessionsText(sessionsText('/app', [3, 0, 2])), 5)
   t.equal(parseSessionsText(sessionsText('/app', [])), 0)
-  t.equal(parseSessionsText('OK - Session information for application at context path [/app]\nDefault maximum session inactive interval is [30] minutes\nUnlimited time: [4] sessions\n'), 4)
-  t.throws(() => parseSessionsText('FAIL - No context exists named [/nope]\n'), /manager answered: FAIL - No context exists named \[\/nope\]/)
+  t.equal(
+    parseSessionsText(
+      'OK - Session information for application at context path [/app]\nDefault maximum session inactive interval is [30] minutes\nUnlimited time: [4] sessions\n',
+    ),
+    4,
+  )
+  t.throws(
+    () => parseSessionsText('FAIL - No context exists named [/nope]\n'),
+    /manager answered: FAIL - No context exists named \[\/nope\]/,
+  )
 })
 
 t.test('the client reads threads and sessions with the credentials of the file', async (t) => {
@@ -34,9 +42,20 @@ t.test('the client reads threads and sessions with the credentials of the file',
     if (req.url === '/manager/text/sessions?path=%2Fapp') return res.end(sessionsText('/app', [2, 1]))
     res.end('FAIL - No context exists named [/other]\n')
   })
-  const client = new ManagerClient({ url: server.url('/manager'), credentialsFile, contexts: ['/app', '/other'], pollMs: 1000, timeoutMs: 1000 })
+  const client = new ManagerClient({
+    url: server.url('/manager'),
+    credentialsFile,
+    contexts: ['/app', '/other'],
+    pollMs: 1000,
+    timeoutMs: 1000,
+  })
   const signals = await client.read()
-  t.match(signals, { busyThreads: 2, sessions: { '/app': 3 }, at: String, error: /sessions of \/other: manager answered: FAIL - No context/ })
+  t.match(signals, {
+    busyThreads: 2,
+    sessions: { '/app': 3 },
+    at: String,
+    error: /sessions of \/other: manager answered: FAIL - No context/,
+  })
   t.equal(server.requests[0]?.headers['accept-language'], 'en', 'asks for the English messages the parser reads')
 
   writeFileSync(credentialsFile, 'probe:wrong\n')
@@ -48,7 +67,13 @@ t.test('the client reads threads and sessions with the credentials of the file',
 t.test('a missing or malformed credentials file is an error that never shows the content', async (t) => {
   const dir = tempDir(t)
   const server = await startHttpServer(t, (_, res) => res.end())
-  const missing = new ManagerClient({ url: server.url('/manager'), credentialsFile: join(dir, 'nope'), contexts: ['/app'], pollMs: 1000, timeoutMs: 1000 })
+  const missing = new ManagerClient({
+    url: server.url('/manager'),
+    credentialsFile: join(dir, 'nope'),
+    contexts: ['/app'],
+    pollMs: 1000,
+    timeoutMs: 1000,
+  })
   t.match(await missing.read(), { busyThreads: null, error: `cannot read the manager credentials file ${join(dir, 'nope')}: ENOENT` })
   const file = join(dir, 'bad')
   writeFileSync(file, 'justapassword\n')
@@ -63,6 +88,12 @@ t.test('an unreachable manager is an error, not a crash', async (t) => {
   const dir = tempDir(t)
   const file = join(dir, 'creds')
   writeFileSync(file, 'u:p\n')
-  const client = new ManagerClient({ url: `http://127.0.0.1:${await closedPort()}/manager`, credentialsFile: file, contexts: ['/app'], pollMs: 1000, timeoutMs: 1000 })
+  const client = new ManagerClient({
+    url: `http://127.0.0.1:${await closedPort()}/manager`,
+    credentialsFile: file,
+    contexts: ['/app'],
+    pollMs: 1000,
+    timeoutMs: 1000,
+  })
   t.match(await client.read(), { busyThreads: null, sessions: null, error: /connection refused/ })
 })

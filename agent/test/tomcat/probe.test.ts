@@ -4,7 +4,18 @@ import { statusMatcher, type ProbeSettings } from '../../src/tomcat/settings.js'
 import { closedPort, startHttpServer, startSilentServer } from '../helpers/http-server.js'
 
 function settings(url: string, extra: Partial<ProbeSettings> = {}): ProbeSettings {
-  return { url, intervalMs: 1000, fastIntervalMs: 200, pidFile: null, timeoutMs: 1000, fall: 3, rise: 2, expectStatus: statusMatcher(['2xx', '3xx']), expectBody: null, ...extra }
+  return {
+    url,
+    intervalMs: 1000,
+    fastIntervalMs: 200,
+    pidFile: null,
+    timeoutMs: 1000,
+    fall: 3,
+    rise: 2,
+    expectStatus: statusMatcher(['2xx', '3xx']),
+    expectBody: null,
+    ...extra,
+  }
 }
 
 t.test('an accepted status passes, with its latency; the request says who probes', async (t) => {
@@ -22,9 +33,17 @@ t.test('a status outside the list fails and says which it was', async (t) => {
     res.statusCode = req.url === '/moved' ? 302 : 503
     res.end()
   })
-  t.match(await probeTomcat(settings(server.url('/down'))), { ok: false, status: 503, error: 'HTTP 503 (expected 2xx,3xx)', connectionLost: false })
+  t.match(await probeTomcat(settings(server.url('/down'))), {
+    ok: false,
+    status: 503,
+    error: 'HTTP 503 (expected 2xx,3xx)',
+    connectionLost: false,
+  })
   t.match(await probeTomcat(settings(server.url('/moved'))), { ok: true, status: 302 })
-  t.match(await probeTomcat(settings(server.url('/moved'), { expectStatus: statusMatcher(['200']) })), { ok: false, error: 'HTTP 302 (expected 200)' })
+  t.match(await probeTomcat(settings(server.url('/moved'), { expectStatus: statusMatcher(['200']) })), {
+    ok: false,
+    error: 'HTTP 302 (expected 200)',
+  })
 })
 
 t.test('an optional body match', async (t) => {
@@ -62,7 +81,12 @@ t.test('a connection closed without an answer fails', async (t) => {
   const server = await startHttpServer(t, (req) => {
     req.socket.destroy()
   })
-  t.match(await probeTomcat(settings(server.url('/'))), { ok: false, status: null, error: /connection (closed without an answer|reset)/, connectionLost: true })
+  t.match(await probeTomcat(settings(server.url('/'))), {
+    ok: false,
+    status: null,
+    error: /connection (closed without an answer|reset)/,
+    connectionLost: true,
+  })
 })
 
 t.test('an aborted probe ends at once', async (t) => {
@@ -75,7 +99,11 @@ t.test('an aborted probe ends at once', async (t) => {
 
 t.test('a probe given a signal already aborted ends at once, without an error nobody listens to', async (t) => {
   const silent = await startSilentServer(t)
-  t.match(await probeTomcat(settings(`http://127.0.0.1:${silent.port}/`), AbortSignal.abort()), { ok: false, error: 'aborted', connectionLost: false })
+  t.match(await probeTomcat(settings(`http://127.0.0.1:${silent.port}/`), AbortSignal.abort()), {
+    ok: false,
+    error: 'aborted',
+    connectionLost: false,
+  })
   // An unhandled 'error' of a destroyed request would surface here, as an uncaught exception.
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.equal(silent.connections(), 0, 'no connection was even opened')

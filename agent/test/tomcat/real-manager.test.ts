@@ -16,10 +16,15 @@ const SLOW_MS = 2500
 
 t.test('fast timers (200 ms probe): busy threads and sessions from a real Tomcat manager, polled while draining', async (t) => {
   if (!existsSync(MANAGER_APP)) {
-    throw new Error(`${MANAGER_APP} is missing: install Tomcat's manager application with sudo scripts/install-system-deps.sh (tomcat10-admin)`)
+    throw new Error(
+      `${MANAGER_APP} is missing: install Tomcat's manager application with sudo scripts/install-system-deps.sh (tomcat10-admin)`,
+    )
   }
   const dir = tempDir(t)
-  const tomcat = await Tomcat.create(t, { name: 'manager', users: [{ name: 'agent', password: 'manager-secret-42', roles: ['manager-script', 'manager-status'] }] })
+  const tomcat = await Tomcat.create(t, {
+    name: 'manager',
+    users: [{ name: 'agent', password: 'manager-secret-42', roles: ['manager-script', 'manager-status'] }],
+  })
   tomcat.deployDir('/manager', MANAGER_APP)
   const app = writeWebapp(join(dir, 'app'), {
     'health.txt': 'UP\n',
@@ -63,5 +68,12 @@ t.test('fast timers (200 ms probe): busy threads and sessions from a real Tomcat
   const status = JSON.parse((await running.admin('GET', '/v1/status')).body)
   t.match(status.tomcat.manager, { polling: true, signals: { busyThreads: 0, sessions: { '/app': 3 } } })
   t.notMatch(JSON.stringify(status), /manager-secret-42/, 'the password never shows in status')
-  t.notMatch(running.logLines().map((l) => JSON.stringify(l)).join('\n'), /manager-secret-42/, 'nor in the log')
+  t.notMatch(
+    running
+      .logLines()
+      .map((l) => JSON.stringify(l))
+      .join('\n'),
+    /manager-secret-42/,
+    'nor in the log',
+  )
 })

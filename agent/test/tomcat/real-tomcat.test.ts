@@ -26,7 +26,11 @@ async function status(agent: RunningAgent): Promise<AgentStatus> {
 }
 
 /** Checks every 10 ms until `code`, returning every answer seen and the time it took. */
-async function checkUntil(agent: RunningAgent, code: number, timeoutMs: number): Promise<{ seen: number[]; ms: number; latencies: number[] }> {
+async function checkUntil(
+  agent: RunningAgent,
+  code: number,
+  timeoutMs: number,
+): Promise<{ seen: number[]; ms: number; latencies: number[] }> {
   const started = performance.now()
   const seen: number[] = []
   const latencies: number[] = []
@@ -46,7 +50,10 @@ async function checkUntil(agent: RunningAgent, code: number, timeoutMs: number):
 
 /** Access-log lines of the agent's warm-up requests, from line `from` on. */
 function warmupLines(tomcat: Tomcat, from = 0): string[] {
-  return tomcat.accessLogLines().slice(from).filter((l) => l.endsWith('(warm-up)"'))
+  return tomcat
+    .accessLogLines()
+    .slice(from)
+    .filter((l) => l.endsWith('(warm-up)"'))
 }
 
 function countWarmups(lines: string[], path: string): number {
@@ -88,7 +95,10 @@ t.test('fast timers (200 ms probe, fall 2): a real Tomcat 10 behind the agent', 
     await checkUntil(agent, 200, 30_000)
     const lines = warmupLines(tomcat)
     for (const path of WARMUP) t.equal(countWarmups(lines, path), WARMUP_REQUESTS, `${path} warmed up (access log)`)
-    t.match((await status(agent)).tomcat, { probe: { liveness: 'up', last: { ok: true, status: 200 } }, warmup: { phase: 'passed', done: 4, failed: 0 } })
+    t.match((await status(agent)).tomcat, {
+      probe: { liveness: 'up', last: { ok: true, status: 200 } },
+      warmup: { phase: 'passed', done: 4, failed: 0 },
+    })
   })
 
   await t.test('kill -9: 500 within fall x interval', async (t) => {
@@ -97,9 +107,15 @@ t.test('fast timers (200 ms probe, fall 2): a real Tomcat 10 behind the agent', 
     const { ms } = await checkUntil(agent, 500, 10_000)
     const detectMs = performance.now() - killed
     const bound = FALL * INTERVAL_MS + 1500 // + slack for a busy two-core machine
-    t.comment(`kill -9 to first 500: ${detectMs.toFixed(0)} ms (interval ${INTERVAL_MS} ms, fall ${FALL}, checks polled for ${ms.toFixed(0)} ms)`)
+    t.comment(
+      `kill -9 to first 500: ${detectMs.toFixed(0)} ms (interval ${INTERVAL_MS} ms, fall ${FALL}, checks polled for ${ms.toFixed(0)} ms)`,
+    )
     t.ok(detectMs < bound, `first 500 ${detectMs.toFixed(0)} ms after kill -9 (bound ${bound} ms)`)
-    t.match((await status(agent)).effective, { state: 'down', cause: 'tomcat-down', why: /^tomcat probe failing for [\d.]+ s \(\d+ in a row\): connection refused$/ })
+    t.match((await status(agent)).effective, {
+      state: 'down',
+      cause: 'tomcat-down',
+      why: /^tomcat probe failing for [\d.]+ s \(\d+ in a row\): connection refused$/,
+    })
   })
 
   await t.test('drain while Tomcat is down stays 500; Tomcat back: warm-up, then 404, never 200', async (t) => {

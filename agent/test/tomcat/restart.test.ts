@@ -89,58 +89,88 @@ async function readyAgent(t: Parameters<typeof startAgent>[0]) {
   return { tomcat, agent }
 }
 
-t.test('defaults: a restart during drain shorter than fall x interval is seen; ready needs fresh probes and the warm-up again', async (t) => {
-  const { tomcat, agent } = await readyAgent(t)
-  await agent.admin('PUT', '/v1/state', { state: 'drain' })
-  t.equal((await agent.check()).status, 404)
-  t.match((await status(agent)).tomcat.probe, { watchful: true, fastIntervalMs: 200, intervalMs: 1000, fall: 3 })
+t.test(
+  'defaults: a restart during drain shorter than fall x interval is seen; ready needs fresh probes and the warm-up again',
+  async (t) => {
+    const { tomcat, agent } = await readyAgent(t)
+    await agent.admin('PUT', '/v1/state', { state: 'drain' })
+    t.equal((await agent.check()).status, 404)
+    t.match((await status(agent)).tomcat.probe, { watchful: true, fastIntervalMs: 200, intervalMs: 1000, fall: 3 })
 
-  const stoppedAt = Date.now()
-  await tomcat.stop()
-  // Back within 700 ms, well under fall x interval (3 x 1000 ms).
-  await waitFor('a probe to find Tomcat stopped', async () => (await status(agent)).tomcat.probe?.lastFailure?.error === 'connection refused', { timeoutMs: 5000, intervalMs: 20 })
-  const downFor = Date.now() - stoppedAt
-  await tomcat.start()
-  t.ok(downFor < 3000, `stopped for ${downFor} ms`)
-  const after = await status(agent)
-  t.match(after.effective, { state: 'down', cause: 'tomcat-down' }, 'one refused connection while draining is a restart: 500')
+    const stoppedAt = Date.now()
+    await tomcat.stop()
+    // Back within 700 ms, well under fall x interval (3 x 1000 ms).
+    await waitFor(
+      'a probe to find Tomcat stopped',
+      async () => (await status(agent)).tomcat.probe?.lastFailure?.error === 'connection refused',
+      { timeoutMs: 5000, intervalMs: 20 },
+    )
+    const downFor = Date.now() - stoppedAt
+    await tomcat.start()
+    t.ok(downFor < 3000, `stopped for ${downFor} ms`)
+    const after = await status(agent)
+    t.match(after.effective, { state: 'down', cause: 'tomcat-down' }, 'one refused connection while draining is a restart: 500')
 
-  await waitFor('the warm-up to run again after the restart', async () => (await status(agent)).tomcat.warmup?.phase === 'passed' && tomcat.warmups(stoppedAt) > 0, { timeoutMs: 20_000, intervalMs: 50 })
-  t.equal((await agent.check()).status, 404, 'warm again: drain answered as drain')
+    await waitFor(
+      'the warm-up to run again after the restart',
+      async () => (await status(agent)).tomcat.warmup?.phase === 'passed' && tomcat.warmups(stoppedAt) > 0,
+      { timeoutMs: 20_000, intervalMs: 50 },
+    )
+    t.equal((await agent.check()).status, 404, 'warm again: drain answered as drain')
 
-  const readyAt = Date.now()
-  await agent.admin('PUT', '/v1/state', { state: 'ready' })
-  const answers: Array<{ code: number; at: number }> = []
-  const firstOk = await answersUntil(agent, 200, answers)
-  t.equal(answers[0]?.code, 404, 'right after ready: still 404, the state being left')
-  t.notOk(answers.some((a) => a.code === 200 && a.at < firstOk), 'no 200 before the fresh probes')
-  t.ok(tomcat.probes(readyAt, firstOk) >= 2, `rise (2) probes began after ready before the first 200 (${tomcat.probes(readyAt, firstOk)})`)
-  t.ok(firstOk - readyAt < 3000, `ready answered after ${firstOk - readyAt} ms`)
-  t.ok(agent.logLines().some((l) => /connection lost while drain: taken as a restart/.test(String(l.msg))), 'the log says why')
-  t.match((await status(agent)).tomcat.probe, { watchful: false, returning: null })
-})
+    const readyAt = Date.now()
+    await agent.admin('PUT', '/v1/state', { state: 'ready' })
+    const answers: Array<{ code: number; at: number }> = []
+    const firstOk = await answersUntil(agent, 200, answers)
+    t.equal(answers[0]?.code, 404, 'right after ready: still 404, the state being left')
+    t.notOk(
+      answers.some((a) => a.code === 200 && a.at < firstOk),
+      'no 200 before the fresh probes',
+    )
+    t.ok(
+      tomcat.probes(readyAt, firstOk) >= 2,
+      `rise (2) probes began after ready before the first 200 (${tomcat.probes(readyAt, firstOk)})`,
+    )
+    t.ok(firstOk - readyAt < 3000, `ready answered after ${firstOk - readyAt} ms`)
+    t.ok(
+      agent.logLines().some((l) => /connection lost while drain: taken as a restart/.test(String(l.msg))),
+      'the log says why',
+    )
+    t.match((await status(agent)).tomcat.probe, { watchful: false, returning: null })
+  },
+)
 
-t.test('defaults: the seed flow, ready set while Tomcat is still starting, never answers 200 to a Tomcat that does not serve', async (t) => {
-  const { tomcat, agent } = await readyAgent(t)
-  await agent.admin('PUT', '/v1/state', { state: 'drain' })
-  await tomcat.stop()
-  const stoppedAt = Date.now()
-  // ready at once, before any probe ran: the return gate alone must hold it.
-  await agent.admin('PUT', '/v1/state', { state: 'ready' })
-  const answers: Array<{ code: number; at: number }> = []
-  await waitFor('the agent to answer 500 (restart seen)', async () => {
-    const code = (await agent.check()).status
-    answers.push({ code, at: Date.now() })
-    return code === 500
-  }, { timeoutMs: 5000, intervalMs: 20 })
-  t.notOk(answers.some((a) => a.code === 200), `no 200 while Tomcat is stopped (${answers.map((a) => a.code).join(',')})`)
-  await tomcat.start()
-  const startedAt = Date.now()
-  const firstOk = await answersUntil(agent, 200, answers)
-  t.notOk(answers.some((a) => a.code === 200 && a.at < firstOk))
-  t.ok(tomcat.warmups(stoppedAt) > 0, 'the warm-up ran again before 200')
-  t.ok(tomcat.probes(startedAt, firstOk) >= 2, 'rise probes passed after the start')
-})
+t.test(
+  'defaults: the seed flow, ready set while Tomcat is still starting, never answers 200 to a Tomcat that does not serve',
+  async (t) => {
+    const { tomcat, agent } = await readyAgent(t)
+    await agent.admin('PUT', '/v1/state', { state: 'drain' })
+    await tomcat.stop()
+    const stoppedAt = Date.now()
+    // ready at once, before any probe ran: the return gate alone must hold it.
+    await agent.admin('PUT', '/v1/state', { state: 'ready' })
+    const answers: Array<{ code: number; at: number }> = []
+    await waitFor(
+      'the agent to answer 500 (restart seen)',
+      async () => {
+        const code = (await agent.check()).status
+        answers.push({ code, at: Date.now() })
+        return code === 500
+      },
+      { timeoutMs: 5000, intervalMs: 20 },
+    )
+    t.notOk(
+      answers.some((a) => a.code === 200),
+      `no 200 while Tomcat is stopped (${answers.map((a) => a.code).join(',')})`,
+    )
+    await tomcat.start()
+    const startedAt = Date.now()
+    const firstOk = await answersUntil(agent, 200, answers)
+    t.notOk(answers.some((a) => a.code === 200 && a.at < firstOk))
+    t.ok(tomcat.warmups(stoppedAt) > 0, 'the warm-up ran again before 200')
+    t.ok(tomcat.probes(startedAt, firstOk) >= 2, 'rise probes passed after the start')
+  },
+)
 
 t.test('a return with no restart: no 500, no new warm-up', async (t) => {
   const { tomcat, agent } = await readyAgent(t)
@@ -149,7 +179,10 @@ t.test('a return with no restart: no 500, no new warm-up', async (t) => {
   await agent.admin('PUT', '/v1/state', { state: 'ready' })
   const answers: Array<{ code: number; at: number }> = []
   await answersUntil(agent, 200, answers)
-  t.notOk(answers.some((a) => a.code === 500), 'a plain return with a healthy Tomcat never answers 500')
+  t.notOk(
+    answers.some((a) => a.code === 500),
+    'a plain return with a healthy Tomcat never answers 500',
+  )
   t.equal((await status(agent)).tomcat.warmup?.phase, 'passed')
   t.equal(tomcat.warmups(0), warmups, 'Tomcat never failed a probe: no warm-up again')
 })
@@ -183,13 +216,20 @@ t.test('defaults + --tomcat-pid-file: a new Tomcat process is a restart even whi
   // Another process now, and the probe never fails: only the PID file can tell.
   writeFileSync(pidFile, `${liveProcess(t)}\n`)
   const answers: Array<{ code: number; at: number }> = []
-  await waitFor('the agent to see the restart', async () => {
-    const code = (await agent.check()).status
-    answers.push({ code, at: Date.now() })
-    return code === 500
-  }, { timeoutMs: 10_000, intervalMs: 20 })
+  await waitFor(
+    'the agent to see the restart',
+    async () => {
+      const code = (await agent.check()).status
+      answers.push({ code, at: Date.now() })
+      return code === 500
+    },
+    { timeoutMs: 10_000, intervalMs: 20 },
+  )
   t.match((await status(agent)).effective, { cause: 'tomcat-down', why: /tomcat restarted: .*catalina\.pid names a new process/ })
   await answersUntil(agent, 200, answers)
   t.ok(tomcat.warmups(replacedAt) > 0, 'the warm-up ran again')
-  t.ok(agent.logLines().some((l) => /tomcat restarted: .* names a new process/.test(String(l.msg))), 'the log says why')
+  t.ok(
+    agent.logLines().some((l) => /tomcat restarted: .* names a new process/.test(String(l.msg))),
+    'the log says why',
+  )
 })

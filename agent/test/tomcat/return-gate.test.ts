@@ -53,7 +53,11 @@ const TABLE: Array<[string, 'drain' | 'down' | null, number, boolean]> = [
 t.test('the return gate: fresh passing probes after leaving drain or down', async (t) => {
   for (const [history, from, passes, isWatchful] of TABLE) {
     const gate = fold(history)
-    t.same(gate.returning && { from: gate.returning.from, passes: gate.returning.passes }, from === null ? null : { from, passes }, `"${history}": returning`)
+    t.same(
+      gate.returning && { from: gate.returning.from, passes: gate.returning.passes },
+      from === null ? null : { from, passes },
+      `"${history}": returning`,
+    )
     t.equal(watchful(gate), isWatchful, `"${history}": watchful ${isWatchful}`)
   }
 })

@@ -32,11 +32,28 @@ t.test('every URL gets its requests, round-robin, never more than the concurrenc
   })
   t.equal(outcome, 'passed')
   t.match(progress, { done: 12, failed: 0, total: 12, lastError: null })
-  t.same(progress.perUrl.map((u) => [u.requests, u.failures]), [[4, 0], [4, 0], [4, 0]])
+  t.same(
+    progress.perUrl.map((u) => [u.requests, u.failures]),
+    [
+      [4, 0],
+      [4, 0],
+      [4, 0],
+    ],
+  )
   t.same(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 'progress after every request')
-  t.same(server.requests.slice(0, 3).map((r) => r.url).sort(), ['/app/', '/app/big.jsp', '/app/index.jsp'], 'each URL is hit once before any is hit twice')
+  t.same(
+    server.requests
+      .slice(0, 3)
+      .map((r) => r.url)
+      .sort(),
+    ['/app/', '/app/big.jsp', '/app/index.jsp'],
+    'each URL is hit once before any is hit twice',
+  )
   t.ok(server.maxInFlight <= 3, `at most 3 in flight (saw ${server.maxInFlight})`)
-  t.ok(server.requests.every((r) => r.headers['user-agent'] === WARMUP_USER_AGENT), 'warm-up requests say what they are (and show in the access log)')
+  t.ok(
+    server.requests.every((r) => r.headers['user-agent'] === WARMUP_USER_AGENT),
+    'warm-up requests say what they are (and show in the access log)',
+  )
 })
 
 t.test('the slowest answer per URL is kept (the first one pays for compiling)', async (t) => {
@@ -48,7 +65,9 @@ t.test('the slowest answer per URL is kept (the first one pays for compiling)', 
     }
     res.end()
   })
-  const { progress } = await runWarmup(settings([server.url('/a.jsp')], { requests: 3, concurrency: 1 }), { signal: new AbortController().signal })
+  const { progress } = await runWarmup(settings([server.url('/a.jsp')], { requests: 3, concurrency: 1 }), {
+    signal: new AbortController().signal,
+  })
   t.ok((progress.perUrl[0]?.slowestMs ?? 0) >= 140, `slowest ${progress.perUrl[0]?.slowestMs} ms`)
 })
 
@@ -58,7 +77,9 @@ t.test('too many failures: stop early when that means staying down', async (t) =
     res.end()
   })
   const urls = [server.url('/ok'), server.url('/broken')]
-  const { outcome, progress } = await runWarmup(settings(urls, { requests: 50, concurrency: 1, maxFailures: 2 }), { signal: new AbortController().signal })
+  const { outcome, progress } = await runWarmup(settings(urls, { requests: 50, concurrency: 1, maxFailures: 2 }), {
+    signal: new AbortController().signal,
+  })
   t.equal(outcome, 'failed')
   t.equal(progress.failed, 3, 'stops once the limit is passed')
   t.ok(progress.done < 100)
@@ -102,11 +123,18 @@ t.test('a connection reset or cut mid-answer ends it too; other requests in flig
     } else res.end()
   })
   for (const path of ['/reset', '/cut']) {
-    const { outcome, progress } = await runWarmup(settings([server.url('/slow'), server.url(path)], { requests: 3, concurrency: 2, maxFailures: 5, timeoutMs: 30_000 }), {
-      signal: new AbortController().signal,
-    })
+    const { outcome, progress } = await runWarmup(
+      settings([server.url('/slow'), server.url(path)], { requests: 3, concurrency: 2, maxFailures: 5, timeoutMs: 30_000 }),
+      {
+        signal: new AbortController().signal,
+      },
+    )
     t.equal(outcome, 'unreachable', path)
-    t.match(progress.lastError, path === '/reset' ? /connection (closed without an answer|reset)/ : /answer cut short|connection reset/, path)
+    t.match(
+      progress.lastError,
+      path === '/reset' ? /connection (closed without an answer|reset)/ : /answer cut short|connection reset/,
+      path,
+    )
   }
   t.ok(n >= 4, 'the requests reached the server')
 })
@@ -123,19 +151,22 @@ t.test('a server killed during the warm-up and back at once fails it: nothing be
   const first = createServer(handler)
   await listen(first)
   let restarted = false
-  const { outcome, progress } = await runWarmup(settings([`http://127.0.0.1:${port}/app/`], { requests: 40, concurrency: 1, maxFailures: 5 }), {
-    signal: new AbortController().signal,
-    onRequest: (p) => {
-      if (p.done !== 3 || restarted) return
-      restarted = true
-      // A restart: the old instance closes its connections, a new one listens again right away.
-      first.closeAllConnections()
-      first.close()
-      const second = createServer(handler)
-      t.teardown(() => second.close())
-      void listen(second)
+  const { outcome, progress } = await runWarmup(
+    settings([`http://127.0.0.1:${port}/app/`], { requests: 40, concurrency: 1, maxFailures: 5 }),
+    {
+      signal: new AbortController().signal,
+      onRequest: (p) => {
+        if (p.done !== 3 || restarted) return
+        restarted = true
+        // A restart: the old instance closes its connections, a new one listens again right away.
+        first.closeAllConnections()
+        first.close()
+        const second = createServer(handler)
+        t.teardown(() => second.close())
+        void listen(second)
+      },
     },
-  })
+  )
   t.equal(outcome, 'unreachable')
   t.ok(progress.done < 40, `stopped after ${progress.done} requests (${served} served)`)
 })
@@ -146,7 +177,9 @@ t.test('failures up to the limit still pass', async (t) => {
     res.statusCode = n++ === 0 ? 503 : 200
     res.end()
   })
-  const { outcome, progress } = await runWarmup(settings([server.url('/')], { requests: 5, concurrency: 1, maxFailures: 1 }), { signal: new AbortController().signal })
+  const { outcome, progress } = await runWarmup(settings([server.url('/')], { requests: 5, concurrency: 1, maxFailures: 1 }), {
+    signal: new AbortController().signal,
+  })
   t.equal(outcome, 'passed')
   t.match(progress, { done: 5, failed: 1 })
 })
@@ -157,7 +190,9 @@ t.test('a duration keeps the URLs coming until it has passed', async (t) => {
     res.end()
   })
   const started = Date.now()
-  const { outcome, progress } = await runWarmup(settings([server.url('/a'), server.url('/b')], { durationMs: 300, concurrency: 2 }), { signal: new AbortController().signal })
+  const { outcome, progress } = await runWarmup(settings([server.url('/a'), server.url('/b')], { durationMs: 300, concurrency: 2 }), {
+    signal: new AbortController().signal,
+  })
   t.equal(outcome, 'passed')
   t.ok(Date.now() - started >= 300, 'ran for the duration')
   t.equal(progress.total, null, 'no fixed total')

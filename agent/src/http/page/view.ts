@@ -53,7 +53,15 @@ export interface PageView {
 }
 
 function historyEntry(e: HistoryEntry, detail: PageDetail): PageHistoryEntry {
-  const base = { time: e.time, from: e.from, to: e.to, source: e.source, durationMs: e.durationMs, current: e.current, until: e.until ?? null }
+  const base = {
+    time: e.time,
+    from: e.from,
+    to: e.to,
+    source: e.source,
+    durationMs: e.durationMs,
+    current: e.current,
+    until: e.until ?? null,
+  }
   return detail === 'full' ? { ...base, by: e.by, reason: e.reason } : base
 }
 
@@ -69,8 +77,13 @@ export function pageView(status: AgentStatus, history: readonly HistoryEntry[], 
     detail,
     agent: { name: status.agent.name, version: status.agent.version, startedAt: status.agent.startedAt },
     effective: { state: status.effective.state, httpStatus: status.effective.httpStatus, why: status.effective.why },
-    admin: a ? { state: a.state, since: a.since, until: a.until ?? null, ...(detail === 'full' ? { by: a.by, reason: a.reason } : {}) } : null,
-    stateFile: { ok: status.stateFile.ok, problem: status.stateFile.problem ? `${status.stateFile.problem.kind} since ${status.stateFile.problem.since}` : null },
+    admin: a
+      ? { state: a.state, since: a.since, until: a.until ?? null, ...(detail === 'full' ? { by: a.by, reason: a.reason } : {}) }
+      : null,
+    stateFile: {
+      ok: status.stateFile.ok,
+      problem: status.stateFile.problem ? `${status.stateFile.problem.kind} since ${status.stateFile.problem.since}` : null,
+    },
     tomcat: describeTomcat(status.tomcat).map(([label, text]) => ({ label, text })),
     warmup: w ? { phase: w.phase, done: w.done, failed: w.failed, total: w.total } : null,
     goal: c
