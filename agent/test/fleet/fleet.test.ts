@@ -218,7 +218,13 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
       const unit = readFileSync(join(h.systemdDir, 'tomcat-health-agent.service'), 'utf8')
       t.match(unit, `ExecStart=/usr/bin/node ${h.installDir}/dist/bin/health-agent.mjs`, `${h.name}: the unit runs the installed agent`)
       t.match(unit, `EnvironmentFile=-${h.envFile}`)
-      t.ok(existsSync(join(h.systemdDir, 'tomcat10.service.d/health-agent.conf')), `${h.name}: the Tomcat drop-in is installed`)
+      const dropIn = readFileSync(join(h.systemdDir, 'tomcat10.service.d/health-agent.conf'), 'utf8')
+      t.match(
+        dropIn,
+        `ExecStop=+${h.installDir}/scripts/pre-deploy `,
+        `${h.name}: the Tomcat drop-in drains through this install's scripts`,
+      )
+      t.match(dropIn, `ExecStartPost=-+${h.installDir}/scripts/post-deploy `)
     }
     t.match(
       install.output,
