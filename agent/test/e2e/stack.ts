@@ -173,7 +173,7 @@ export async function stopTomcatDaemon(host: Pick<StackHost, 'stopScript'>): Pro
   await runScript(host.stopScript)
 }
 
-export async function startStack(t: Teardowns, dir: string, options: { hosts?: number; war: string }): Promise<Stack> {
+export async function startStack(t: Teardowns, dir: string, options: { hosts?: number; war: string; warmup?: boolean }): Promise<Stack> {
   requireBinary('haproxy')
   const count = options.hosts ?? 3
   const hosts: StackHost[] = []
@@ -189,7 +189,8 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
     const agent = await spawnAgent(t, [
       '--data-dir', agentDir,
       '--tomcat-url', `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
-      '--warmup-urls', '/app/,/app/slow.jsp',
+      // The bench's socket part compares a roll without warm-up on either side: warmup false.
+      ...(options.warmup === false ? [] : ['--warmup-urls', '/app/,/app/slow.jsp']),
     ])
     hosts.push({ name, tomcat, agent, tokenFile: join(agentDir, 'admin-token'), stateFile: join(agentDir, 'state'), startScript: scripts.start, stopScript: scripts.stop })
   }
