@@ -184,12 +184,12 @@ export async function agentStatus(host: StackHost): Promise<AgentStatus> {
 /** Waits until HAProxy reports every server UP and each agent's warm-up has passed. */
 export async function allUp(stack: Stack, timeoutMs = 120_000): Promise<void> {
   await waitFor(
-    'every server UP in HAProxy with its warm-up passed',
+    'every server UP in HAProxy with its warm-up passed (or none configured)',
     async () => {
       for (const host of stack.hosts) {
         if ((await stack.serverStatus(host)) !== 'UP') return false
-        const phase = (await agentStatus(host)).tomcat.warmup?.phase
-        if (phase !== 'passed' && phase !== 'skipped') return false
+        const warmup = (await agentStatus(host)).tomcat.warmup
+        if (warmup !== null && warmup.phase !== 'passed' && warmup.phase !== 'skipped') return false
       }
       return true
     },

@@ -14,6 +14,7 @@ const PARTS: Record<string, () => Promise<Part>> = {
   scale: async () => (await import('./parts/scale.js')).run,
   roll: async () => (await import('./parts/roll.js')).run,
   peer: async () => (await import('./parts/peer.js')).run,
+  socket: async () => (await import('./parts/socket.js')).run,
 }
 
 const HELP = `Usage: npm run bench [-- PART ...]

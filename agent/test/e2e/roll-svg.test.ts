@@ -79,7 +79,7 @@ backend be
     option httpchk GET /health
     http-check disable-on-404
     http-check send-state
-    default-server check inter 1s fastinter 250ms downinter 2s rise 2 fall 2
+    default-server check inter 1s fastinter 250ms downinter 1s rise 2 fall 2
     server t1 127.0.0.1:${agent.healthPort}`,
     'lb1',
     ['node lb1'],

@@ -190,7 +190,7 @@ export async function stopTomcatDaemon(host: Pick<StackHost, 'stopScript'>): Pro
   await runScript(host.stopScript)
 }
 
-export async function startStack(t: Teardowns, dir: string, options: { hosts?: number; war: string }): Promise<Stack> {
+export async function startStack(t: Teardowns, dir: string, options: { hosts?: number; war: string; warmup?: boolean }): Promise<Stack> {
   requireBinary('haproxy')
   const count = options.hosts ?? 3
   const hosts: StackHost[] = []
@@ -208,8 +208,8 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
       agentDir,
       '--tomcat-url',
       `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
-      '--warmup-urls',
-      '/app/,/app/slow.jsp',
+      // The bench's socket part compares a roll without warm-up on either side: warmup false.
+      ...(options.warmup === false ? [] : ['--warmup-urls', '/app/,/app/slow.jsp']),
     ])
     hosts.push({
       name,

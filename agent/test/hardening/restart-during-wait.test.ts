@@ -45,7 +45,7 @@ backend be
     option httpchk GET /health
     http-check disable-on-404
     http-check send-state
-    server s1 127.0.0.1:${backend.port} check port ${healthPort} inter 1s fastinter 250ms downinter 2s rise 2 fall 2`,
+    server s1 127.0.0.1:${backend.port} check port ${healthPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2`,
     'lb1',
     ['node lb1'],
   )

@@ -32,7 +32,7 @@ backend tomcats
     option httpchk GET /health
     http-check disable-on-404
     http-check send-state
-    default-server check port ${agentPort} inter 1s fastinter 250ms downinter 2s rise 2 fall 2 slowstart 10s
+    default-server check port ${agentPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2 slowstart 10s
     server web1 127.0.0.1:${agentPort}`
 }
 

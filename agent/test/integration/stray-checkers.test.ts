@@ -46,7 +46,7 @@ t.test(
 backend be
     option httpchk GET /health
     http-check disable-on-404
-    server s1 127.0.0.1:${backend.port} check port ${running.healthPort} inter 1s fastinter 250ms downinter 2s rise 2 fall 2`,
+    server s1 127.0.0.1:${backend.port} check port ${running.healthPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2`,
     )
     // Until lb-stale after its start the agent gives load balancers time to check in; by then HAProxy is regular.
     await waitFor(

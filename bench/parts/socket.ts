@@ -1,0 +1,241 @@
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { startStack, startTomcatDaemon, stopTomcatDaemon, writeAppWar, type Stack, type StackHost } from '../../agent/test/e2e/stack.js'
+import { httpRequest } from '../../agent/test/helpers/http.js'
+import { waitFor } from '../../agent/test/helpers/wait.js'
+import { allUp, loadSummary, parseDeploySteps, stepBreakdown, timedRollingDeploy, underLoad, type HostSteps } from '../deploy.js'
+import { median, registrar, round, type BenchContext } from '../lib.js'
+
+/**
+ * The baseline an operator would otherwise write: a loop on HAProxy's admin socket, against
+ * scripts/rolling-deploy on the same stack, under the same load, in the same run. The loop runs
+ * with the servers' health checks disabled (`disable health`), as on a stack without an agent:
+ * it pays nothing for checks. Its Tomcat restart is the stack's own stop and start scripts, the
+ * ones rolling-deploy runs, and its swap the same copy of the WAR.
+ */
+
+const WARMUP_URLS = ['/app/', '/app/slow.jsp']
+const POLL_MS = 100
+const DRAIN = 'pre-deploy: drain and wait until every load balancer confirms'
+const START = 'deploy-war: start tomcat'
+
+interface SocketHost {
+  host: string
+  total_s: number
+  drain_s: number
+  maint_s: number
+  stop_s: number
+  swap_s: number
+  start_to_first_200_s: number
+  warmup_s: number
+  ready_s: number
+}
+
+async function serves(host: StackHost): Promise<boolean> {
+  const res = await httpRequest(`http://127.0.0.1:${host.tomcat.httpPort}/app/health.txt`).catch(() => ({ status: 0 }))
+  return res.status === 200
+}
+
+/** The hand-made loop for one host: drain, scur 0, maint, restart with the new WAR, first 200, (warm-up), ready. */
+async function socketHost(stack: Stack, host: StackHost, war: string, warmup: boolean): Promise<SocketHost> {
+  const cmd = async (line: string) => {
+    const out = (await stack.haproxy.command(line)).trim()
+    if (out !== '') throw new Error(`haproxy: ${line}: ${out}`)
+  }
+  const server = `be/${host.name}`
+  const started = performance.now()
+  let mark = started
+  const lap = () => {
+    const now = performance.now()
+    const s = (now - mark) / 1000
+    mark = now
+    return round(s, 3)
+  }
+  await cmd(`set server ${server} state drain`)
+  await waitFor(`${server}: scur 0`, async () => (await stack.haproxy.serverStat('be', host.name)).scur === '0', {
+    timeoutMs: 60_000,
+    intervalMs: POLL_MS,
+  })
+  const drainS = lap()
+  await cmd(`set server ${server} state maint`)
+  const maintS = lap()
+  await stopTomcatDaemon(host)
+  const stopS = lap()
+  host.tomcat.deployWar('/app', war)
+  const swapS = lap()
+  await startTomcatDaemon(host)
+  await waitFor(`${host.name}: first 200`, () => serves(host), { timeoutMs: 120_000, intervalMs: POLL_MS })
+  const firstS = lap()
+  if (warmup) {
+    // The agent's defaults: each warm-up URL once, two at a time.
+    await Promise.all(WARMUP_URLS.map((p) => httpRequest(`http://127.0.0.1:${host.tomcat.httpPort}${p}`)))
+  }
+  const warmupS = lap()
+  await cmd(`set server ${server} state ready`)
+  // With its checks disabled, an operational server shows "no check" instead of UP.
+  await waitFor(`${server}: UP`, async () => ['UP', 'no check'].includes(await stack.serverStatus(host)), {
+    timeoutMs: 30_000,
+    intervalMs: 10,
+  })
+  const readyS = lap()
+  return {
+    host: host.name,
+    total_s: round((performance.now() - started) / 1000, 3),
+    drain_s: drainS,
+    maint_s: maintS,
+    stop_s: stopS,
+    swap_s: swapS,
+    start_to_first_200_s: firstS,
+    warmup_s: warmupS,
+    ready_s: readyS,
+  }
+}
+
+async function socketRoll(stack: Stack, war: string, warmup: boolean): Promise<{ seconds: number; per_host: SocketHost[] }> {
+  for (const h of stack.hosts) await stack.haproxy.command(`disable health be/${h.name}`)
+  try {
+    const started = performance.now()
+    const perHost: SocketHost[] = []
+    for (const h of stack.hosts) perHost.push(await socketHost(stack, h, war, warmup))
+    return { seconds: round((performance.now() - started) / 1000, 3), per_host: perHost }
+  } finally {
+    for (const h of stack.hosts) await stack.haproxy.command(`enable health be/${h.name}`)
+  }
+}
+
+interface Sample {
+  at: number
+  status: string
+  scur: number
+  tomcat: boolean
+}
+
+/**
+ * Samples, every 20 ms, what HAProxy shows of each server (status, scur) and whether its Tomcat
+ * answers 200: the three reaction figures are read from these against the scripts' step lines.
+ */
+function sampler(stack: Stack): { stop(): Promise<Map<string, Sample[]>> } {
+  const samples = new Map<string, Sample[]>(stack.hosts.map((h) => [h.name, []]))
+  const tomcat = new Map<string, boolean>(stack.hosts.map((h) => [h.name, true]))
+  let stopping = false
+  const lb = (async () => {
+    while (!stopping) {
+      try {
+        for (const row of await stack.haproxy.showStat()) {
+          const list = row.pxname === 'be' ? samples.get(row.svname ?? '') : undefined
+          list?.push({ at: Date.now(), status: row.status ?? '', scur: Number(row.scur), tomcat: tomcat.get(row.svname ?? '') ?? false })
+        }
+      } catch {
+        // HAProxy busy: the next sample tells
+      }
+      await delay(20)
+    }
+  })()
+  const probes = stack.hosts.map(async (h) => {
+    while (!stopping) {
+      tomcat.set(h.name, await serves(h))
+      await delay(20)
+    }
+  })
+  return {
+    async stop() {
+      stopping = true
+      await Promise.all([lb, ...probes])
+      return samples
+    },
+  }
+}
+
+interface Reaction {
+  host: string
+  drain_to_nolb_s: number | null
+  last_request_to_drain_confirmed_s: number | null
+  tomcat_200_to_haproxy_up_s: number | null
+}
+
+/** The user's three waits in one host of the agent's roll. */
+function reactions(h: HostSteps, samples: Sample[]): Reaction {
+  const startOf = (step: string) => (h.ends[step] ?? NaN) - (h.steps[step] ?? 0) * 1000
+  const drainAt = startOf(DRAIN)
+  const mine = samples.filter((s) => s.at >= drainAt && s.at <= h.endedAt)
+  const nolb = mine.find((s) => s.status.startsWith('NOLB'))
+  const idle = nolb && mine.find((s) => s.at >= nolb.at && s.scur === 0)
+  const startAt = startOf(START)
+  const served = mine.find((s) => s.at >= startAt && s.tomcat)
+  const up = served && mine.find((s) => s.at >= served.at && s.status === 'UP')
+  const s = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b) ? null : round((b - a) / 1000, 3)
+  return {
+    host: h.host,
+    drain_to_nolb_s: s(drainAt, nolb?.at),
+    last_request_to_drain_confirmed_s: s(idle?.at, h.ends[DRAIN]),
+    tomcat_200_to_haproxy_up_s: s(served?.at, up?.at),
+  }
+}
+
+async function pair(ctx: BenchContext, warmup: boolean): Promise<Record<string, unknown>> {
+  const label = warmup ? 'with warm-up' : 'without warm-up'
+  const wars = ['v1', 'v2', 'v3'].map((v) => writeAppWar(ctx.tmp, v))
+  ctx.log(`socket: starting the stack ${label} (HAProxy, 3 Tomcats, 3 agents)`)
+  const stack = await startStack(registrar(ctx), join(ctx.tmp, warmup ? 'warm' : 'cold'), { war: wars[0] as string, warmup })
+  const inventory = stack.writeInventory(join(ctx.tmp, `inventory-${warmup ? 'warm' : 'cold'}`))
+  await allUp(stack)
+
+  ctx.log(`socket: admin-socket loop v1 -> v2 under load (${label})`)
+  const socket = await underLoad(stack, ['v1', 'v2'], () => socketRoll(stack, wars[1] as string, warmup))
+  await allUp(stack)
+
+  ctx.log(`socket: rolling-deploy v2 -> v3 under load (${label})`)
+  const watch = sampler(stack)
+  const agent = await underLoad(stack, ['v2', 'v3'], () => timedRollingDeploy(inventory, wars[2] as string))
+  const samples = await watch.stop()
+  if (agent.result.code !== 0) throw new Error(`rolling-deploy exited ${agent.result.code}:\n${agent.result.output}`)
+  const steps = parseDeploySteps(agent.result.lines)
+  const agentHosts = steps.map((h) => ({ host: h.host, total_s: h.total_s, ...stepBreakdown(h) }))
+  const react = steps.map((h) => reactions(h, samples.get(h.host) ?? []))
+  return {
+    ratio: round(agent.result.seconds / socket.result.seconds, 3),
+    socket_s: socket.result.seconds,
+    agent_s: round(agent.result.seconds, 2),
+    socket_failed: socket.report.failed,
+    agent_failed: agent.report.failed,
+    socket: { per_host: socket.result.per_host, load: loadSummary(socket) },
+    agent: { per_host: agentHosts, load: loadSummary(agent) },
+    reaction: react,
+  }
+}
+
+/**
+ * Median and worst of each reaction figure: the drain ones over every host of both pairs, Tomcat's
+ * first 200 to UP over the pair without warm-up (with it, the agent's warm-up sits in between).
+ */
+function summarize(cold: Reaction[], warm: Reaction[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { per_host: [...cold, ...warm] }
+  const keys = [
+    ['drain_to_nolb_s', [...cold, ...warm]],
+    ['last_request_to_drain_confirmed_s', [...cold, ...warm]],
+    ['tomcat_200_to_haproxy_up_s', cold],
+  ] as const
+  for (const [key, rows] of keys) {
+    const values = rows.map((r) => r[key]).filter((v): v is number => typeof v === 'number')
+    const name = key.replace(/_s$/, '')
+    out[`${name}_median_s`] = values.length ? round(median(values), 3) : null
+    out[`${name}_max_s`] = values.length ? round(Math.max(...values), 3) : null
+  }
+  return out
+}
+
+export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
+  const cold = await pair(ctx, false)
+  const warm = await pair(ctx, true)
+  return {
+    // The issue's figure, `roll.vs_socket_ratio`: rolling-deploy against the loop, no warm-up on either side.
+    roll_vs_socket_ratio: cold.ratio,
+    roll_vs_socket_ratio_warmup: warm.ratio,
+    reaction: summarize(cold.reaction as Reaction[], warm.reaction as Reaction[]),
+    failed: (cold.socket_failed as number) + (cold.agent_failed as number) + (warm.socket_failed as number) + (warm.agent_failed as number),
+    without_warmup: cold,
+    with_warmup: warm,
+    sampling: 'HAProxy show stat and each Tomcat polled every 20 ms; the loop polls scur and the first 200 every 100 ms',
+  }
+}
