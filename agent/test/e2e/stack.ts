@@ -246,6 +246,9 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
 
 frontend fe
     bind 127.0.0.1:${frontendPort}
+    # A reload (case g) closes the old process's idle keep-alive connections: a client sending on one
+    # at that moment gets a reset. With this, the old process answers that request, then closes.
+    option idle-close-on-response
     default_backend be
 
 ${backend}`,
