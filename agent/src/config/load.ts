@@ -55,7 +55,11 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     parsed = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text)
   } catch (err) {
-    throw new AgentError('AGENT_ERR_CONFIG_FILE', `config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`, { cause: err })
+    throw new AgentError(
+      'AGENT_ERR_CONFIG_FILE',
+      `config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    )
   }
   if (parsed === null || parsed === undefined) return {}
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -65,7 +69,10 @@ function readConfigFile(path: string): Record<string, unknown> {
   for (const [key, value] of Object.entries(parsed)) {
     const name = camelCase(key)
     if (!settingInfo(name)) {
-      throw new AgentError('AGENT_ERR_CONFIG_FILE', `config file ${path}: unknown setting "${key}" (known: ${SETTINGS.map((s) => s.name).join(', ')})`)
+      throw new AgentError(
+        'AGENT_ERR_CONFIG_FILE',
+        `config file ${path}: unknown setting "${key}" (known: ${SETTINGS.map((s) => s.name).join(', ')})`,
+      )
     }
     values[name] = value
   }
@@ -83,7 +90,10 @@ function coerce(info: SettingInfo, value: unknown): unknown {
       if (/^(false|0|no|off)$/i.test(value)) return false
       return value
     case 'list':
-      return value.split(',').map((item) => item.trim()).filter((item) => item.length > 0)
+      return value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0)
     default:
       return value
   }
@@ -153,7 +163,11 @@ function loadSettings(schema: TObject, settings: readonly SettingInfo[], options
 }
 
 /** The data folder and a file in it, unless the file's own setting names another place. */
-function dataPaths(values: { dataDir: string }, cwd: string, paths: InstallPaths): { dataDir: string; pathOr: (value: string, fallback: string) => string } {
+function dataPaths(
+  values: { dataDir: string },
+  cwd: string,
+  paths: InstallPaths,
+): { dataDir: string; pathOr: (value: string, fallback: string) => string } {
   const dataDir = resolve(cwd, values.dataDir || paths.dataDir)
   return { dataDir, pathOr: (value, fallback) => resolve(cwd, value || join(dataDir, fallback)) }
 }
@@ -172,6 +186,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
     tokenFile: pathOr(config.tokenFile, 'admin-token'),
     weightFile: pathOr(config.weightFile, 'weight.json'),
     logFile: config.logFile ? resolve(cwd, config.logFile) : '',
+    accessLogFile: config.accessLogFile ? resolve(cwd, config.accessLogFile) : '',
+    accessLogPositionFile: pathOr(config.accessLogPositionFile, 'access-log.position'),
     tomcatManagerCredentialsFile: config.tomcatManagerCredentialsFile ? resolve(cwd, config.tomcatManagerCredentialsFile) : '',
     configFile,
   })

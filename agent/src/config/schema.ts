@@ -4,7 +4,7 @@ import { parseListenAddress } from './listen-address.js'
 FormatRegistry.Set('listen-address', (value) => parseListenAddress(value) !== null)
 FormatRegistry.Set('url-path', (value) => /^\/[^\s?#]*$/.test(value))
 FormatRegistry.Set('http-url-or-empty', (value) => value === '' || isPlainHttpUrl(value))
-FormatRegistry.Set('warmup-url', (value) => value.startsWith('/') ? /^\/\S*$/.test(value) : isPlainHttpUrl(value))
+FormatRegistry.Set('warmup-url', (value) => (value.startsWith('/') ? /^\/\S*$/.test(value) : isPlainHttpUrl(value)))
 FormatRegistry.Set('regex-or-empty', (value) => {
   try {
     new RegExp(value)
@@ -18,7 +18,13 @@ FormatRegistry.Set('regex-or-empty', (value) => {
 function isPlainHttpUrl(value: string): boolean {
   try {
     const url = new URL(value)
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.username === '' && url.password === '' && !value.includes('#')
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.hostname !== '' &&
+      url.username === '' &&
+      url.password === '' &&
+      !value.includes('#')
+    )
   } catch {
     return false
   }
@@ -36,7 +42,8 @@ export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({
       default: '',
-      description: 'folder for the state, audit and token files when their own paths are not set (default /var/lib/tomcat-health-agent; var/ in a development checkout)',
+      description:
+        'folder for the state, audit and token files when their own paths are not set (default /var/lib/tomcat-health-agent; var/ in a development checkout)',
       expected: 'a folder path',
       placeholder: 'DIR',
     }),
@@ -82,7 +89,8 @@ export const ConfigSchema = Type.Object(
     agentCheckListen: Type.String({
       default: '',
       format: 'optional-tcp-listen-address',
-      description: 'HAProxy agent-check listener (TCP, read-only): answers each connection with one line from the same state, e.g. "ready up 100%"; off when empty',
+      description:
+        'HAProxy agent-check listener (TCP, read-only): answers each connection with one line from the same state, e.g. "ready up 100%"; off when empty',
       expected: 'HOST:PORT such as 0.0.0.0:9992 (TCP only), or empty for off',
       placeholder: 'HOST:PORT',
     }),
@@ -106,7 +114,7 @@ export const ConfigSchema = Type.Object(
       default: 10,
       minimum: 1,
       maximum: 100,
-      description: 'agent-check weight ramp: the weight (% of the server\'s HAProxy weight) reported when the server becomes ready again',
+      description: "agent-check weight ramp: the weight (% of the server's HAProxy weight) reported when the server becomes ready again",
       expected: 'an integer percentage from 1 to 100',
       placeholder: 'N',
     }),
@@ -149,7 +157,8 @@ export const ConfigSchema = Type.Object(
     tomcatUrl: Type.String({
       default: '',
       format: 'http-url-or-empty',
-      description: 'URL the agent probes to know Tomcat is alive, e.g. http://127.0.0.1:8080/app/health; empty: no probe, the admin state alone decides',
+      description:
+        'URL the agent probes to know Tomcat is alive, e.g. http://127.0.0.1:8080/app/health; empty: no probe, the admin state alone decides',
       expected: 'an http:// or https:// URL without user:password, such as http://127.0.0.1:8080/app/health, or empty',
       placeholder: 'URL',
     }),
@@ -165,13 +174,15 @@ export const ConfigSchema = Type.Object(
       default: 200,
       minimum: 50,
       maximum: 600000,
-      description: 'time between probe starts while the admin state is drain or down, or a return to ready waits for fresh probes: a restart shorter than fall x interval is still seen',
+      description:
+        'time between probe starts while the admin state is drain or down, or a return to ready waits for fresh probes: a restart shorter than fall x interval is still seen',
       expected: 'an integer number of milliseconds from 50 to 600000',
       placeholder: 'MS',
     }),
     tomcatPidFile: Type.String({
       default: '',
-      description: 'Tomcat\'s PID file (CATALINA_PID), read after every probe: a new process there is a restart (500 until rise probes and the warm-up pass again), however short; empty: not read',
+      description:
+        "Tomcat's PID file (CATALINA_PID), read after every probe: a new process there is a restart (500 until rise probes and the warm-up pass again), however short; empty: not read",
       expected: 'a file path, or empty',
       placeholder: 'PATH',
     }),
@@ -215,13 +226,15 @@ export const ConfigSchema = Type.Object(
     }),
     tomcatStartupPolicy: Type.Union([Type.Literal('down'), Type.Literal('admin')], {
       default: 'down',
-      description: 'answer before the first probe result: down (500 until the probe passes and the warm-up is done) or admin (the admin state at once, no warm-up for a Tomcat already up)',
+      description:
+        'answer before the first probe result: down (500 until the probe passes and the warm-up is done) or admin (the admin state at once, no warm-up for a Tomcat already up)',
       expected: 'one of down, admin',
       placeholder: 'POLICY',
     }),
     warmupUrls: Type.Array(Type.String({ format: 'warmup-url' }), {
       default: [],
-      description: 'URLs requested after Tomcat comes (back) up and before answering 200, comma-separated: paths are relative to the Tomcat URL\'s origin, or absolute URLs',
+      description:
+        "URLs requested after Tomcat comes (back) up and before answering 200, comma-separated: paths are relative to the Tomcat URL's origin, or absolute URLs",
       expected: 'a comma-separated list of paths starting with / or http(s):// URLs, such as /app/,/app/index.jsp',
       placeholder: 'LIST',
     }),
@@ -274,7 +287,8 @@ export const ConfigSchema = Type.Object(
     tomcatManagerUrl: Type.String({
       default: '',
       format: 'http-url-or-empty',
-      description: 'Tomcat manager base URL for busy threads and sessions while draining, e.g. http://127.0.0.1:8080/manager; empty: not polled',
+      description:
+        'Tomcat manager base URL for busy threads and sessions while draining, e.g. http://127.0.0.1:8080/manager; empty: not polled',
       expected: 'an http:// or https:// URL without user:password, such as http://127.0.0.1:8080/manager, or empty',
       placeholder: 'URL',
     }),
@@ -302,19 +316,43 @@ export const ConfigSchema = Type.Object(
       default: 10000,
       minimum: 100,
       maximum: 3600000,
-      description: 'a load balancer that has not checked for this long is stale: ignored by drain confirmation unless expected (a few times its inter/downinter)',
+      description:
+        'a load balancer that has not checked for this long is stale: ignored by drain confirmation unless expected (a few times its inter/downinter)',
       expected: 'an integer number of milliseconds from 100 to 3600000',
       placeholder: 'MS',
     }),
+    accessLogFile: Type.String({
+      default: '',
+      description:
+        'Tomcat\'s access log (an AccessLogValve with rotatable="false", or rotated by rename or truncation), followed for per-deploy response counts and latency on /metrics; empty: not read',
+      expected: 'a file path, or empty',
+      placeholder: 'PATH',
+    }),
+    accessLogPattern: Type.String({
+      default: '%h %l %u %t "%r" %s %b %D',
+      minLength: 1,
+      description:
+        'the AccessLogValve pattern of --access-log-file, as in server.xml (&quot; accepted): it needs %s and the time taken (%D, %T, %F or %{ms}T)',
+      expected: 'an AccessLogValve pattern with %s and %D such as %h %l %u %t "%r" %s %b %D',
+      placeholder: 'PATTERN',
+    }),
+    accessLogPositionFile: Type.String({
+      default: '',
+      description: 'where the read position in the access log is kept across restarts (default DATA_DIR/access-log.position)',
+      expected: 'a file path',
+      placeholder: 'PATH',
+    }),
     pageDetail: Type.Union([Type.Literal('public'), Type.Literal('full')], {
       default: 'public',
-      description: 'what the status page on the health listener (/status) shows: public (no who or why of the admin state) or full (with them; only where everyone who reaches the health listener may read them)',
+      description:
+        'what the status page on the health listener (/status) shows: public (no who or why of the admin state) or full (with them; only where everyone who reaches the health listener may read them)',
       expected: 'one of public, full',
       placeholder: 'DETAIL',
     }),
     expectLb: Type.Array(Type.String({ minLength: 1, pattern: '^[^\\s,;]+$' }), {
       default: [],
-      description: 'load balancers that must confirm a drain, comma-separated: their node names (or source addresses for checkers without send-state)',
+      description:
+        'load balancers that must confirm a drain, comma-separated: their node names (or source addresses for checkers without send-state)',
       expected: 'a comma-separated list of node names such as lb1,lb2',
       placeholder: 'LB,LB',
     }),

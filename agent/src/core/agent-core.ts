@@ -17,6 +17,7 @@ import { StateAgeMetrics } from '../state/metrics.js'
 import type { Verdict } from '../state/effective.js'
 import type { AdminState } from '../state/model.js'
 import { StateStore, type StateChange } from '../state/store.js'
+import { AccessTraffic } from '../tomcat/access-traffic.js'
 import { TomcatMetrics } from '../tomcat/metrics.js'
 import { TomcatMonitor } from '../tomcat/monitor.js'
 import { tomcatSettings } from '../tomcat/settings.js'
@@ -53,11 +54,14 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   readonly tomcat: TomcatMonitor
   readonly lb: { readonly views: LbViews; readonly tracker: LbTracker }
   readonly weight: WeightController
+  /** Tomcat's access log, followed for per-deploy counts; null when not configured. */
+  readonly access: AccessTraffic | null
   readonly startedAt = new Date().toISOString()
   private readonly audit: AuditLog
   private readonly expiry: StateExpiry
   private readonly verdicts: VerdictKeeper
   private agentCheckDoor: AgentCheckDoorInfo | null = null
+  private tomcatLiveness: string | undefined
 
   constructor(config: ResolvedConfig, logger: Logger) {
     super()
@@ -65,8 +69,15 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.logger = logger
     // Settings that only make sense together are checked before anything touches the disk.
     const tomcatConfig = tomcatSettings(config)
+    this.access = config.accessLogFile ? new AccessTraffic(config, this.metrics.registry, logger) : null
     this.audit = new AuditLog(config.auditFile)
-    this.store = new StateStore({ path: config.stateFile, initialState: config.initialState, pollMs: config.statePollMs, audit: this.audit, logger })
+    this.store = new StateStore({
+      path: config.stateFile,
+      initialState: config.initialState,
+      pollMs: config.statePollMs,
+      audit: this.audit,
+      logger,
+    })
     this.tomcat = new TomcatMonitor({ settings: tomcatConfig, logger, metrics: new TomcatMetrics(this.metrics.registry) })
     this.lb = this.buildLoadBalancers(tomcatConfig.manager !== null)
     const stateAge = new StateAgeMetrics(this.metrics.registry, () => this.store.current)
@@ -78,7 +89,12 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       logger,
     })
     this.verdicts = new VerdictKeeper(
-      () => ({ admin: this.store.current, stateFileProblem: this.store.problem?.message ?? null, tomcat: this.tomcat.facts(), now: Date.now() }),
+      () => ({
+        admin: this.store.current,
+        stateFileProblem: this.store.problem?.message ?? null,
+        tomcat: this.tomcat.facts(),
+        now: Date.now(),
+      }),
       (change) => this.verdictChanged(change),
     )
     this.store.on('change', (change) => this.adminChanged(change))
@@ -86,7 +102,10 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       this.metrics.stateFileProblem(problem?.kind ?? null)
       this.verdicts.recompute('file')
     })
-    this.tomcat.on('change', (cause) => this.verdicts.recompute(cause))
+    this.tomcat.on('change', (cause) => {
+      this.verdicts.recompute(cause)
+      this.noteTomcatRun()
+    })
   }
 
   verdict(): Verdict {
@@ -149,6 +168,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.tomcat.setAdminState(this.store.current?.state ?? null)
     this.tomcat.start()
     await this.weight.load()
+    await this.access?.start()
     const verdict = this.verdicts.begin()
     this.metrics.setAdminState(this.store.current?.state ?? null)
     this.metrics.setEffectiveState(verdict.state)
@@ -170,6 +190,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.endWaits()
     this.weight.close()
     await this.tomcat.close()
+    await this.access?.close()
     this.expiry.close()
     await this.store.close()
     this.audit.close()
@@ -196,6 +217,13 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     return { views, tracker }
   }
 
+  /** A Tomcat back up after being down (a restart, a deploy) starts a new deploy in the access counts. */
+  private noteTomcatRun(): void {
+    const facts = this.tomcat.facts()
+    if (facts?.liveness === 'up' && this.tomcatLiveness === 'down') this.access?.newDeploy(new Date(facts.since ?? Date.now()))
+    this.tomcatLiveness = facts?.liveness
+  }
+
   private adminChanged(change: StateChange): void {
     this.tomcat.setAdminState(change.to.state)
     this.metrics.setAdminState(change.to.state)
@@ -212,7 +240,10 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     if (started) this.weight.onEffectiveState(previous.state, next.state)
     if (started && previous.state !== next.state) {
       this.metrics.countTransition('effective', next.cause === 'admin' ? source : next.cause, next.state)
-      this.logger.info({ from: previous.state, to: next.state, cause: next.cause, why: next.why }, `answering ${next.httpStatus} (${next.state})`)
+      this.logger.info(
+        { from: previous.state, to: next.state, cause: next.cause, why: next.why },
+        `answering ${next.httpStatus} (${next.state})`,
+      )
     }
     this.emit('verdict', change)
   }
