@@ -24,6 +24,7 @@ import { EXIT, UsageError } from './exit-codes.js'
 import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
 import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 import { describeHistory, historyQuery } from './history-command.js'
+import { runCanary } from './canary-command.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
 
@@ -44,6 +45,8 @@ Commands:
   weight clear           end the override: the ramp or 100% applies again
   history                the last state changes from the audit log: when, from, to, how
                          long each lasted, who and why (--since TIME|DUR, --limit N, --json)
+  canary --for DUR       watch Tomcat's answers (5xx ratio, p99) for DUR against fixed
+                         limits: exit 0 passed, 6 failed (agentctl canary --help)
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
@@ -74,6 +77,7 @@ Exit codes:
   3  agent unreachable (not running, wrong --agent)
   4  refused by the agent (wrong token, invalid request)
   5  the agent failed or answered something unexpected
+  6  canary: the host failed the gate
 `
 
 interface Invocation {
@@ -128,18 +132,24 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   if (command !== 'status' && command !== 'weight' && command !== 'history' && !(ADMIN_STATES as readonly string[]).includes(command)) {
     throw new UsageError(`unknown command "${command}": expected one of status, ready, drain, down, weight, history`)
   }
-  if (command !== 'history') for (const flag of ['since', 'limit']) if (cli.options[flag] !== undefined) throw new UsageError(`--${flag} goes with history`)
-  const historyQueryText = command === 'history' ? historyQuery(cli.options.since as string | undefined, cli.options.limit as string | undefined) : undefined
+  if (command !== 'history')
+    for (const flag of ['since', 'limit']) if (cli.options[flag] !== undefined) throw new UsageError(`--${flag} goes with history`)
+  const historyQueryText =
+    command === 'history' ? historyQuery(cli.options.since as string | undefined, cli.options.limit as string | undefined) : undefined
   const weight = command === 'weight' ? parseWeightArgs(rest, cli.options.for as string | undefined) : undefined
   const forSeconds = command === 'drain' || command === 'down' ? stateDuration(cli.options.for as string | undefined) : undefined
-  if (command !== 'weight' && forSeconds === undefined && cli.options.for !== undefined) throw new UsageError('--for goes with drain, down or weight N%')
-  if (command !== 'weight' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
-  if ((command === 'status' || command === 'history') && cli.options.reason !== undefined) throw new UsageError(`--reason goes with ready, drain or down, not ${command}`)
+  if (command !== 'weight' && forSeconds === undefined && cli.options.for !== undefined)
+    throw new UsageError('--for goes with drain, down or weight N%')
+  if (command !== 'weight' && rest.length > 0)
+    throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
+  if ((command === 'status' || command === 'history') && cli.options.reason !== undefined)
+    throw new UsageError(`--reason goes with ready, drain or down, not ${command}`)
   const wait = parseWait(command, cli.options)
   const reason = cli.options.reason as string | undefined
   const by = (cli.options.by as string | undefined) ?? defaultBy()
   // Checked before anything is sent, with the schema the agent checks it with.
-  if (command !== 'status' && command !== 'weight' && command !== 'history') asUsage(() => validateRequest(StateRequestSchema, { state: command, reason, by, for: forSeconds }))
+  if (command !== 'status' && command !== 'weight' && command !== 'history')
+    asUsage(() => validateRequest(StateRequestSchema, { state: command, reason, by, for: forSeconds }))
 
   const config = loadClientConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
   const url = config.url || config.adminListen
@@ -194,7 +204,11 @@ function parseWait(command: string, options: Record<string, unknown>): Invocatio
   if (command === 'status' || command === 'history') throw new UsageError(`--wait goes with ready, drain or down, not ${command}`)
   // The same checks as the agent's wait query, so a bad value is refused before the state changes.
   const query = asUsage(() =>
-    validateRequest<WaitQuery>(WaitQuerySchema, { for: goalOf(command as AdminState), timeout: options.timeout, 'force-after': options['force-after'] }, 'query'),
+    validateRequest<WaitQuery>(
+      WaitQuerySchema,
+      { for: goalOf(command as AdminState), timeout: options.timeout, 'force-after': options['force-after'] },
+      'query',
+    ),
   )
   const forceAfter = query['force-after'] ?? 0
   if (options['force-after'] !== undefined && forceAfter === 0) throw new UsageError('--force-after: expected more than 0 seconds')
@@ -202,6 +216,7 @@ function parseWait(command: string, options: Record<string, unknown>): Invocatio
 }
 
 async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'canary') return runCanary(argv.slice(1))
   const invocation = parseInvocation(argv)
   if (invocation === 'help') {
     process.stdout.write(HELP)
@@ -218,14 +233,23 @@ async function run(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   if (command === 'history') {
-    const tail = await callAgent<AuditTail>(endpoint, token, 'GET', `/v1/history${invocation.historyQuery ?? ''}`, undefined, REQUEST_TIMEOUT_MS)
+    const tail = await callAgent<AuditTail>(
+      endpoint,
+      token,
+      'GET',
+      `/v1/history${invocation.historyQuery ?? ''}`,
+      undefined,
+      REQUEST_TIMEOUT_MS,
+    )
     process.stdout.write(invocation.json ? `${JSON.stringify(tail, null, 2)}\n` : describeHistory(tail))
     return EXIT.OK
   }
   if (command === 'weight') {
     const { method, body } = weightRequest(invocation.weight as WeightCommand, { reason: invocation.reason, by: invocation.by })
     const after = await callAgent<AgentStatus>(endpoint, token, method, '/v1/weight', body, REQUEST_TIMEOUT_MS)
-    process.stdout.write(invocation.json ? `${JSON.stringify(after, null, 2)}\n` : `${describeWeightChange(invocation.weight as WeightCommand, after)}\n`)
+    process.stdout.write(
+      invocation.json ? `${JSON.stringify(after, null, 2)}\n` : `${describeWeightChange(invocation.weight as WeightCommand, after)}\n`,
+    )
     return EXIT.OK
   }
   const before = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)
@@ -242,17 +266,26 @@ async function run(argv: string[]): Promise<number> {
     `${command}: admin state ${was === command ? 'stays' : 'is now'} ${command}${was === command ? '' : ` (was ${was})`}; the check answers ${HTTP_STATUS_OF[command]} when nothing overrides it`,
   ]
   if (after.admin?.until) lines.push(`until ${after.admin.until}: then the agent sets ready by itself`)
-  if (after.effective.state !== command) lines.push(`note: the agent answers ${after.effective.state} (HTTP ${after.effective.httpStatus}) because ${after.effective.why}`)
+  if (after.effective.state !== command)
+    lines.push(`note: the agent answers ${after.effective.state} (HTTP ${after.effective.httpStatus}) because ${after.effective.why}`)
   process.stdout.write(`${lines.join('\n')}\n`)
   return invocation.wait ? waitFor(invocation, command, invocation.wait, after) : EXIT.OK
 }
 
 /** Streams `/v1/wait` for the state just set, showing progress, and turns its outcome into an exit code. */
-async function waitFor(invocation: Invocation, command: AdminState, wait: NonNullable<Invocation['wait']>, status: AgentStatus): Promise<number> {
+async function waitFor(
+  invocation: Invocation,
+  command: AdminState,
+  wait: NonNullable<Invocation['wait']>,
+  status: AgentStatus,
+): Promise<number> {
   const goal = goalOf(command)
   const tty = !invocation.json && process.stdout.isTTY === true
   const query = `for=${goal}&timeout=${wait.timeout}${wait.forceAfter ? `&force-after=${wait.forceAfter}` : ''}&progress=${tty ? 0.5 : 1}`
-  const limits = [wait.timeout ? ` (timeout ${wait.timeout}s` : ' (no timeout', wait.forceAfter ? `, going on after ${wait.forceAfter}s)` : ')'].join('')
+  const limits = [
+    wait.timeout ? ` (timeout ${wait.timeout}s` : ' (no timeout',
+    wait.forceAfter ? `, going on after ${wait.forceAfter}s)` : ')',
+  ].join('')
   const painter = tty ? new TtyPainter(process.stdout) : null
   let lastPlainAt = -Infinity
   let done: WaitEvent | null = null
@@ -304,4 +337,3 @@ run(process.argv.slice(2)).then(
     process.exitCode = exitCodeFor(err)
   },
 )
-

@@ -10,6 +10,7 @@ import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
 import { LbViews } from '../lb/views.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
+import type { Traffic } from '../protocol/traffic.js'
 import { AuditLog, type ChangeSource } from '../state/audit.js'
 import { readAuditTail, type AuditTail } from '../state/audit-reader.js'
 import { StateExpiry } from '../state/expiry.js'
@@ -24,6 +25,15 @@ import { tomcatSettings } from '../tomcat/settings.js'
 import { buildStatus, type AgentCheckDoorInfo } from './status.js'
 import { managerSignalsForDrain } from './tomcat-signals.js'
 import { VerdictKeeper, type VerdictChange } from './verdict.js'
+
+const TRAFFIC_OFF = (): Traffic => ({
+  enabled: false,
+  at: new Date().toISOString(),
+  deploy: null,
+  responses: {},
+  duration: { count: 0, sumSeconds: 0, buckets: [] },
+  errors: {},
+})
 
 export type CoreEvents = {
   /** The effective state (or why it is what it is) changed. */
@@ -137,6 +147,11 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     const verdict = this.verdicts.get()
     const weight = this.weight.current(verdict.state)
     return agentReply({ verdict, weightPercent: weight.percent, weightNote: weight.note, adminReason: this.store.current?.reason ?? null })
+  }
+
+  /** Tomcat's answers in the deploy in force, from the access log (for a canary gate). */
+  traffic(): Promise<Traffic> {
+    return this.access?.snapshot() ?? Promise.resolve(TRAFFIC_OFF())
   }
 
   /** The agent-check door reports where it listens and its connections in the status. */

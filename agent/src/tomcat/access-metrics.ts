@@ -1,13 +1,14 @@
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AccessLogProblem, AccessLogReset } from './access-log.js'
 import type { AccessEntry } from './access-pattern.js'
+import { STATUS_CLASSES, type Traffic } from '../protocol/traffic.js'
 
 const PREFIX = 'health_agent_access_'
 
 /** Fine enough at the low end to tell a 3x slower p99 of a fast app. */
 export const ACCESS_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30]
 
-const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
+const CLASSES = STATUS_CLASSES
 
 /**
  * Tomcat's answers as its access log tells them, per deploy: a deploy is one run of Tomcat as the
@@ -72,6 +73,26 @@ export class AccessMetrics {
     const deploy = this.deploy
     this.responses.labels(deploy, CLASSES[Math.floor(entry.status / 100) - 1] ?? '5xx').inc()
     this.duration.labels(deploy).observe(entry.seconds)
+  }
+
+  /** The deploy in force, for a watcher (agentctl canary) on the admin API. */
+  async snapshot(now = new Date()): Promise<Traffic> {
+    const deploy = this.deploy
+    const responses: Record<string, number> = {}
+    for (const v of (await this.responses.get()).values) if (v.labels.deploy === deploy) responses[String(v.labels.class)] = v.value
+    const duration: Traffic['duration'] = { count: 0, sumSeconds: 0, buckets: [] }
+    for (const v of (await this.duration.get()).values) {
+      if (v.labels.deploy !== deploy) continue
+      if (v.metricName?.endsWith('_count')) duration.count = v.value
+      else if (v.metricName?.endsWith('_sum')) duration.sumSeconds = v.value
+      else {
+        const le = (v.labels as { le?: string | number }).le
+        if (le !== undefined && le !== '+Inf') duration.buckets.push({ le: Number(le), count: v.value })
+      }
+    }
+    const errors: Record<string, number> = {}
+    for (const v of (await this.problems.get()).values) errors[String(v.labels.kind)] = v.value
+    return { enabled: true, at: now.toISOString(), deploy, responses, duration, errors }
   }
 
   problem(kind: AccessLogProblem | 'unparsed'): void {

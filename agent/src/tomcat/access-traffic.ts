@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { ResolvedConfig } from '../config/load.js'
 import { AgentError } from '../errors.js'
+import type { Traffic } from '../protocol/traffic.js'
 import { AccessLogFollower } from './access-log.js'
 import { AccessMetrics } from './access-metrics.js'
 import { accessLineParser, type AccessLineParser } from './access-pattern.js'
@@ -57,6 +58,10 @@ export class AccessTraffic {
 
   get deploy(): string {
     return this.metrics.deploy
+  }
+
+  snapshot(): Promise<Traffic> {
+    return this.metrics.snapshot()
   }
 
   start(): Promise<void> {
