@@ -1,5 +1,7 @@
 import { join } from 'node:path'
+import { Value } from '@sinclair/typebox/value'
 import t from 'tap'
+import { TrafficSchema, type Traffic } from '../../src/protocol/traffic.js'
 import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
 import { agentctl, AGENTCTL_BIN, requireBuilt } from '../helpers/cli.js'
 import { LoadGenerator } from '../helpers/load.js'
@@ -59,6 +61,17 @@ t.test('agentctl canary on a real Tomcat 10', async (t) => {
   })
   await waitFor('the agent to answer 200', async () => (await agent.check()).status === 200, { timeoutMs: 30_000 })
 
+  t.test('GET /v1/traffic answers as the protocol declares it', async (t) => {
+    const doc = JSON.parse((await agent.admin('GET', '/v1/traffic')).body) as Traffic
+    t.same(
+      [...Value.Errors(TrafficSchema, doc)].map((e) => `${e.path}: ${e.message}`),
+      [],
+    )
+    t.equal(doc.enabled, true)
+    t.equal(doc.duration.buckets.length > 10, true)
+    t.equal((await agent.admin('GET', '/v1/traffic', undefined, { authorization: 'Bearer wrong' })).status, 401, 'behind the token')
+  })
+
   t.test('a good app passes at the end of the watch', async (t) => {
     const started = Date.now()
     const res = await canary(agent, ['--for', '3s', '--min-requests', '50'], { path: tomcat.url('/app/index.jsp') })
@@ -102,6 +115,12 @@ t.test('agentctl canary on a real Tomcat 10', async (t) => {
 
 t.test('an agent without an access log: a usage error that says what to set', async (t) => {
   const agent = await startAgent(t)
+  const doc = JSON.parse((await agent.admin('GET', '/v1/traffic')).body) as Traffic
+  t.same(
+    [...Value.Errors(TrafficSchema, doc)].map((e) => `${e.path}: ${e.message}`),
+    [],
+  )
+  t.equal(doc.enabled, false)
   const res = await canary(agent, ['--for', '5s'])
   t.equal(res.code, 2)
   t.match(res.stderr, /does not follow an access log \(set its --access-log-file\)/)
