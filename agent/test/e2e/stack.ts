@@ -39,7 +39,13 @@ function recommendedTimers(): { inter: number; fastinter: number; downinter: num
     if (value === undefined) throw new Error(`${RECOMMENDED_BACKEND}: no ${name} on its default-server line`)
     return value
   }
-  return { inter: ms(word('inter')), fastinter: ms(word('fastinter')), downinter: ms(word('downinter')), rise: Number(word('rise')), fall: Number(word('fall')) }
+  return {
+    inter: ms(word('inter')),
+    fastinter: ms(word('fastinter')),
+    downinter: ms(word('downinter')),
+    rise: Number(word('rise')),
+    fall: Number(word('fall')),
+  }
 }
 
 export const CHECK = recommendedTimers()
@@ -53,7 +59,12 @@ export function recommendedBackend(servers: Array<{ name: string; port: number; 
   const lines = readFileSync(RECOMMENDED_BACKEND, 'utf8')
     .split('\n')
     .filter((l) => !/^\s*server\s/.test(l))
-    .map((l) => l.replace(SNIPPET_STATE_FILE, stateFile).replace(/^backend tomcats$/, 'backend be').replace(/ check port \d+ /, ' check '))
+    .map((l) =>
+      l
+        .replace(SNIPPET_STATE_FILE, stateFile)
+        .replace(/^backend tomcats$/, 'backend be')
+        .replace(/ check port \d+ /, ' check '),
+    )
   const own = servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port} port ${s.checkPort} cookie ${s.name}`)
   return [...lines, ...own].join('\n')
 }
@@ -81,18 +92,30 @@ export interface Stack {
   writeInventory(file: string): string
 }
 
-/** The test app: a static health file for the agent's probe, a page and a slow JSP that say their version. */
-export function writeAppWar(dir: string, version: string, options: { broken?: boolean } = {}): string {
+/**
+ * The test app: a static health file for the agent's probe, a page and a slow JSP that say their
+ * version. A bad release for the canary gate: `failEvery` N makes every Nth page answer 500;
+ * `slowFactor` makes the slow JSP that many times slower.
+ */
+export function writeAppWar(
+  dir: string,
+  version: string,
+  options: { broken?: boolean; failEvery?: number; slowFactor?: number } = {},
+): string {
   const directive = '<%@ page contentType="text/plain; charset=UTF-8" trimDirectiveWhitespaces="true" %>'
+  const failing = options.failEvery
+    ? `<%@ page import="java.util.concurrent.atomic.AtomicLong" %><%! static final AtomicLong served = new AtomicLong(); %><% if (served.incrementAndGet() % ${options.failEvery} == 0) response.setStatus(500); %>`
+    : ''
   const files: Record<string, string> = {
     'health.txt': 'UP\n',
-    'index.jsp': `${directive}${version}\n`,
-    'slow.jsp': `${directive}<% Thread.sleep(${SLOW_MS}); %>${version}\n`,
+    'index.jsp': `${directive}${failing}${version}\n`,
+    'slow.jsp': `${directive}<% Thread.sleep(${SLOW_MS * (options.slowFactor ?? 1)}); %>${version}\n`,
   }
   // A web.xml that does not parse: Tomcat starts, the app does not, its URLs answer 404.
   if (options.broken) files['WEB-INF/web.xml'] = '<web-app><servlet>\n'
-  const source = writeWebapp(join(dir, `app-${version}${options.broken ? '-broken' : ''}`), files)
-  return writeWar(source, join(dir, `app-${version}${options.broken ? '-broken' : ''}.war`))
+  const name = `app-${version}${options.broken ? '-broken' : ''}${options.failEvery ? `-fail${options.failEvery}` : ''}${options.slowFactor ? `-slow${options.slowFactor}` : ''}`
+  const source = writeWebapp(join(dir, name), files)
+  return writeWar(source, join(dir, `${name}.war`))
 }
 
 export function versionOfBody(body: string): string | null {
@@ -152,7 +175,13 @@ function runScript(path: string): Promise<void> {
 function guardDaemon(t: Teardowns, pidFile: string): void {
   const watchdog = spawn(
     '/bin/sh',
-    ['-c', 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; [ -s "$2" ] && kill -9 "$(cat "$2")" 2>/dev/null', 'tomcat-daemon-watchdog', String(process.pid), pidFile],
+    [
+      '-c',
+      'while kill -0 "$1" 2>/dev/null; do sleep 1; done; [ -s "$2" ] && kill -9 "$(cat "$2")" 2>/dev/null',
+      'tomcat-daemon-watchdog',
+      String(process.pid),
+      pidFile,
+    ],
     { detached: true, stdio: 'ignore' },
   )
   watchdog.unref()
@@ -173,7 +202,11 @@ export async function stopTomcatDaemon(host: Pick<StackHost, 'stopScript'>): Pro
   await runScript(host.stopScript)
 }
 
-export async function startStack(t: Teardowns, dir: string, options: { hosts?: number; war: string }): Promise<Stack> {
+export async function startStack(
+  t: Teardowns,
+  dir: string,
+  options: { hosts?: number; war: string; agentArgs?: (tomcat: Tomcat) => string[] },
+): Promise<Stack> {
   requireBinary('haproxy')
   const count = options.hosts ?? 3
   const hosts: StackHost[] = []
@@ -187,18 +220,33 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
     const agentDir = join(dir, `agent-${name}`)
     // Only where things are: every probe, warm-up and load balancer timer is the default.
     const agent = await spawnAgent(t, [
-      '--data-dir', agentDir,
-      '--tomcat-url', `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
-      '--warmup-urls', '/app/,/app/slow.jsp',
+      '--data-dir',
+      agentDir,
+      '--tomcat-url',
+      `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
+      '--warmup-urls',
+      '/app/,/app/slow.jsp',
+      ...(options.agentArgs?.(tomcat) ?? []),
     ])
-    hosts.push({ name, tomcat, agent, tokenFile: join(agentDir, 'admin-token'), stateFile: join(agentDir, 'state'), startScript: scripts.start, stopScript: scripts.stop })
+    hosts.push({
+      name,
+      tomcat,
+      agent,
+      tokenFile: join(agentDir, 'admin-token'),
+      stateFile: join(agentDir, 'state'),
+      startScript: scripts.start,
+      stopScript: scripts.stop,
+    })
   }
 
   const frontendPort = await freePort()
   const stateFile = join(dir, 'haproxy-server-state')
   // The first start has no saved state yet: an empty one of the version `show servers state` writes.
   writeFileSync(stateFile, '1\n')
-  const backend = recommendedBackend(hosts.map((h) => ({ name: h.name, port: h.tomcat.httpPort, checkPort: h.agent.healthPort })), stateFile)
+  const backend = recommendedBackend(
+    hosts.map((h) => ({ name: h.name, port: h.tomcat.httpPort, checkPort: h.agent.healthPort })),
+    stateFile,
+  )
   // The backend retries a failed connection elsewhere (as recommended): the proof reads wretr,
   // wredis, econ and eresp, so that a retry that hid a failure still fails it. Server connections
   // are not reused, so that a reused idle connection closing cannot fail a request either.
@@ -220,7 +268,10 @@ frontend fe
 ${backend}`,
   })
   const serverStatus = async (host: StackHost) => (await haproxy.serverStat('be', host.name)).status ?? ''
-  await waitFor('HAProxy to see every Tomcat UP', async () => (await Promise.all(hosts.map(serverStatus))).every((s) => s === 'UP'), { timeoutMs: 90_000, intervalMs: 100 })
+  await waitFor('HAProxy to see every Tomcat UP', async () => (await Promise.all(hosts.map(serverStatus))).every((s) => s === 'UP'), {
+    timeoutMs: 90_000,
+    intervalMs: 100,
+  })
 
   return {
     dir,
