@@ -18,6 +18,8 @@ t.test('every deploy script has --help and refuses bad usage with exit 2 and one
     ['deploy-war', [], /--war FILE is required/],
     ['deploy-war', ['--war', join(dir, 'missing.war')], /cannot read the WAR/],
     ['deploy-war', ['--war', join(dir, 'not-a.war')], /is not a WAR \(not a zip file\)/],
+    ['deploy-war', ['--canary-for', 'a while'], /--canary-for: expected a duration such as 120, 90s or 10m, got 'a while'/],
+    ['deploy-war', ['--canary-arg', '--min-requests=5'], /--canary-arg goes with --canary-for/],
     ['rolling-deploy', [], /--inventory FILE is required/],
     ['rolling-deploy', ['--inventory', join(dir, 'none')], /cannot read the inventory/],
   ]
@@ -52,8 +54,14 @@ t.test('rolling-deploy --dry-run prints the plan from the inventory and touches 
   t.equal(result.status, 0, result.stderr)
   const lines = result.stdout.trim().split('\n')
   t.match(lines[0], /^plan: deploy app\.war to 3 host\(s\), one at a time/)
-  t.match(lines[1], /1\/3 web1, locally: deploy-war --war \S+app\.war --catalina-base \/srv\/t1 --agent http:\/\/127\.0\.0\.1:9991 --start-cmd \/srv\/t1\/start\\ now --drain-timeout 300$/)
-  t.match(lines[2], /2\/3 web2, over ssh to deploy@web2 \(package in \/opt\/tomcat-health-agent\): deploy-war --war \S+ --catalina-base \/var\/lib\/tomcat10 --drain-timeout 300$/)
+  t.match(
+    lines[1],
+    /1\/3 web1, locally: deploy-war --war \S+app\.war --catalina-base \/srv\/t1 --agent http:\/\/127\.0\.0\.1:9991 --start-cmd \/srv\/t1\/start\\ now --drain-timeout 300$/,
+  )
+  t.match(
+    lines[2],
+    /2\/3 web2, over ssh to deploy@web2 \(package in \/opt\/tomcat-health-agent\): deploy-war --war \S+ --catalina-base \/var\/lib\/tomcat10 --drain-timeout 300$/,
+  )
   t.match(lines[3], /3\/3 web3, over ssh to deploy@web3 \(package in \/opt\/agent\): deploy-war --war \S+ --exploded --drain-timeout 300$/)
 
   writeFileSync(inventory, 'web1 colour=blue\n')
