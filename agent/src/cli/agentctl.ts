@@ -24,6 +24,7 @@ import { EXIT, UsageError } from './exit-codes.js'
 import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
 import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 import { describeHistory, historyQuery } from './history-command.js'
+import { runCanary } from './canary-command.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
 
@@ -44,6 +45,8 @@ Commands:
   weight clear           end the override: the ramp or 100% applies again
   history                the last state changes from the audit log: when, from, to, how
                          long each lasted, who and why (--since TIME|DUR, --limit N, --json)
+  canary --for DUR       watch Tomcat's answers (5xx ratio, p99) for DUR against fixed
+                         limits: exit 0 passed, 6 failed (agentctl canary --help)
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
@@ -74,6 +77,7 @@ Exit codes:
   3  agent unreachable (not running, wrong --agent)
   4  refused by the agent (wrong token, invalid request)
   5  the agent failed or answered something unexpected
+  6  canary: the host failed the gate
 `
 
 interface Invocation {
@@ -212,6 +216,7 @@ function parseWait(command: string, options: Record<string, unknown>): Invocatio
 }
 
 async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'canary') return runCanary(argv.slice(1))
   const invocation = parseInvocation(argv)
   if (invocation === 'help') {
     process.stdout.write(HELP)

@@ -7,6 +7,8 @@ export const EXIT = {
   UNREACHABLE: 3,
   REFUSED: 4,
   FAILED: 5,
+  /** agentctl canary: the watched host broke a limit (or gave too little to judge by) */
+  CANARY_FAILED: 6,
 } as const
 
 export class UsageError extends Error {

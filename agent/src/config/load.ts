@@ -186,6 +186,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
     tokenFile: pathOr(config.tokenFile, 'admin-token'),
     weightFile: pathOr(config.weightFile, 'weight.json'),
     logFile: config.logFile ? resolve(cwd, config.logFile) : '',
+    accessLogFile: config.accessLogFile ? resolve(cwd, config.accessLogFile) : '',
+    accessLogPositionFile: pathOr(config.accessLogPositionFile, 'access-log.position'),
     tomcatManagerCredentialsFile: config.tomcatManagerCredentialsFile ? resolve(cwd, config.tomcatManagerCredentialsFile) : '',
     configFile,
   })

@@ -321,6 +321,27 @@ export const ConfigSchema = Type.Object(
       expected: 'an integer number of milliseconds from 100 to 3600000',
       placeholder: 'MS',
     }),
+    accessLogFile: Type.String({
+      default: '',
+      description:
+        'Tomcat\'s access log (an AccessLogValve with rotatable="false", or rotated by rename or truncation), followed for per-deploy response counts and latency on /metrics; empty: not read',
+      expected: 'a file path, or empty',
+      placeholder: 'PATH',
+    }),
+    accessLogPattern: Type.String({
+      default: '%h %l %u %t "%r" %s %b %D',
+      minLength: 1,
+      description:
+        'the AccessLogValve pattern of --access-log-file, as in server.xml (&quot; accepted): it needs %s and the time taken (%D, %T, %F or %{ms}T)',
+      expected: 'an AccessLogValve pattern with %s and %D such as %h %l %u %t "%r" %s %b %D',
+      placeholder: 'PATTERN',
+    }),
+    accessLogPositionFile: Type.String({
+      default: '',
+      description: 'where the read position in the access log is kept across restarts (default DATA_DIR/access-log.position)',
+      expected: 'a file path',
+      placeholder: 'PATH',
+    }),
     pageDetail: Type.Union([Type.Literal('public'), Type.Literal('full')], {
       default: 'public',
       description:

@@ -10,6 +10,7 @@ import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
 import { LbViews } from '../lb/views.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
+import type { Traffic } from '../protocol/traffic.js'
 import { AuditLog, type ChangeSource } from '../state/audit.js'
 import { readAuditTail, type AuditTail } from '../state/audit-reader.js'
 import { StateExpiry } from '../state/expiry.js'
@@ -17,12 +18,22 @@ import { StateAgeMetrics } from '../state/metrics.js'
 import type { Verdict } from '../state/effective.js'
 import type { AdminState } from '../state/model.js'
 import { StateStore, type StateChange } from '../state/store.js'
+import { AccessTraffic } from '../tomcat/access-traffic.js'
 import { TomcatMetrics } from '../tomcat/metrics.js'
 import { TomcatMonitor } from '../tomcat/monitor.js'
 import { tomcatSettings } from '../tomcat/settings.js'
 import { buildStatus, type AgentCheckDoorInfo } from './status.js'
 import { managerSignalsForDrain } from './tomcat-signals.js'
 import { VerdictKeeper, type VerdictChange } from './verdict.js'
+
+const TRAFFIC_OFF = (): Traffic => ({
+  enabled: false,
+  at: new Date().toISOString(),
+  deploy: null,
+  responses: {},
+  duration: { count: 0, sumSeconds: 0, buckets: [] },
+  errors: {},
+})
 
 export type CoreEvents = {
   /** The effective state (or why it is what it is) changed. */
@@ -53,11 +64,14 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   readonly tomcat: TomcatMonitor
   readonly lb: { readonly views: LbViews; readonly tracker: LbTracker }
   readonly weight: WeightController
+  /** Tomcat's access log, followed for per-deploy counts; null when not configured. */
+  readonly access: AccessTraffic | null
   readonly startedAt = new Date().toISOString()
   private readonly audit: AuditLog
   private readonly expiry: StateExpiry
   private readonly verdicts: VerdictKeeper
   private agentCheckDoor: AgentCheckDoorInfo | null = null
+  private tomcatLiveness: string | undefined
 
   constructor(config: ResolvedConfig, logger: Logger) {
     super()
@@ -65,6 +79,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.logger = logger
     // Settings that only make sense together are checked before anything touches the disk.
     const tomcatConfig = tomcatSettings(config)
+    this.access = config.accessLogFile ? new AccessTraffic(config, this.metrics.registry, logger) : null
     this.audit = new AuditLog(config.auditFile)
     this.store = new StateStore({
       path: config.stateFile,
@@ -97,7 +112,10 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       this.metrics.stateFileProblem(problem?.kind ?? null)
       this.verdicts.recompute('file')
     })
-    this.tomcat.on('change', (cause) => this.verdicts.recompute(cause))
+    this.tomcat.on('change', (cause) => {
+      this.verdicts.recompute(cause)
+      this.noteTomcatRun()
+    })
   }
 
   verdict(): Verdict {
@@ -131,6 +149,11 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     return agentReply({ verdict, weightPercent: weight.percent, weightNote: weight.note, adminReason: this.store.current?.reason ?? null })
   }
 
+  /** Tomcat's answers in the deploy in force, from the access log (for a canary gate). */
+  traffic(): Promise<Traffic> {
+    return this.access?.snapshot() ?? Promise.resolve(TRAFFIC_OFF())
+  }
+
   /** The agent-check door reports where it listens and its connections in the status. */
   attachAgentCheck(info: AgentCheckDoorInfo): void {
     this.agentCheckDoor = info
@@ -160,6 +183,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.tomcat.setAdminState(this.store.current?.state ?? null)
     this.tomcat.start()
     await this.weight.load()
+    await this.access?.start()
     const verdict = this.verdicts.begin()
     this.metrics.setAdminState(this.store.current?.state ?? null)
     this.metrics.setEffectiveState(verdict.state)
@@ -181,6 +205,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.endWaits()
     this.weight.close()
     await this.tomcat.close()
+    await this.access?.close()
     this.expiry.close()
     await this.store.close()
     this.audit.close()
@@ -205,6 +230,13 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     })
     registerExpectedLbMetric(this.metrics.registry, config.expectLb, () => tracker.evaluate('ready')?.missing ?? config.expectLb)
     return { views, tracker }
+  }
+
+  /** A Tomcat back up after being down (a restart, a deploy) starts a new deploy in the access counts. */
+  private noteTomcatRun(): void {
+    const facts = this.tomcat.facts()
+    if (facts?.liveness === 'up' && this.tomcatLiveness === 'down') this.access?.newDeploy(new Date(facts.since ?? Date.now()))
+    this.tomcatLiveness = facts?.liveness
   }
 
   private adminChanged(change: StateChange): void {

@@ -92,18 +92,30 @@ export interface Stack {
   writeInventory(file: string): string
 }
 
-/** The test app: a static health file for the agent's probe, a page and a slow JSP that say their version. */
-export function writeAppWar(dir: string, version: string, options: { broken?: boolean } = {}): string {
+/**
+ * The test app: a static health file for the agent's probe, a page and a slow JSP that say their
+ * version. A bad release for the canary gate: `failEvery` N makes every Nth page answer 500;
+ * `slowFactor` makes the slow JSP that many times slower.
+ */
+export function writeAppWar(
+  dir: string,
+  version: string,
+  options: { broken?: boolean; failEvery?: number; slowFactor?: number } = {},
+): string {
   const directive = '<%@ page contentType="text/plain; charset=UTF-8" trimDirectiveWhitespaces="true" %>'
+  const failing = options.failEvery
+    ? `<%@ page import="java.util.concurrent.atomic.AtomicLong" %><%! static final AtomicLong served = new AtomicLong(); %><% if (served.incrementAndGet() % ${options.failEvery} == 0) response.setStatus(500); %>`
+    : ''
   const files: Record<string, string> = {
     'health.txt': 'UP\n',
-    'index.jsp': `${directive}${version}\n`,
-    'slow.jsp': `${directive}<% Thread.sleep(${SLOW_MS}); %>${version}\n`,
+    'index.jsp': `${directive}${failing}${version}\n`,
+    'slow.jsp': `${directive}<% Thread.sleep(${SLOW_MS * (options.slowFactor ?? 1)}); %>${version}\n`,
   }
   // A web.xml that does not parse: Tomcat starts, the app does not, its URLs answer 404.
   if (options.broken) files['WEB-INF/web.xml'] = '<web-app><servlet>\n'
-  const source = writeWebapp(join(dir, `app-${version}${options.broken ? '-broken' : ''}`), files)
-  return writeWar(source, join(dir, `app-${version}${options.broken ? '-broken' : ''}.war`))
+  const name = `app-${version}${options.broken ? '-broken' : ''}${options.failEvery ? `-fail${options.failEvery}` : ''}${options.slowFactor ? `-slow${options.slowFactor}` : ''}`
+  const source = writeWebapp(join(dir, name), files)
+  return writeWar(source, join(dir, `${name}.war`))
 }
 
 export function versionOfBody(body: string): string | null {
@@ -190,7 +202,11 @@ export async function stopTomcatDaemon(host: Pick<StackHost, 'stopScript'>): Pro
   await runScript(host.stopScript)
 }
 
-export async function startStack(t: Teardowns, dir: string, options: { hosts?: number; war: string; warmup?: boolean }): Promise<Stack> {
+export async function startStack(
+  t: Teardowns,
+  dir: string,
+  options: { hosts?: number; war: string; warmup?: boolean; agentArgs?: (tomcat: Tomcat) => string[] },
+): Promise<Stack> {
   requireBinary('haproxy')
   const count = options.hosts ?? 3
   const hosts: StackHost[] = []
@@ -210,6 +226,7 @@ export async function startStack(t: Teardowns, dir: string, options: { hosts?: n
       `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
       // The bench's socket part compares a roll without warm-up on either side: warmup false.
       ...(options.warmup === false ? [] : ['--warmup-urls', '/app/,/app/slow.jsp']),
+      ...(options.agentArgs?.(tomcat) ?? []),
     ])
     hosts.push({
       name,

@@ -18,6 +18,8 @@ t.test('every deploy script has --help and refuses bad usage with exit 2 and one
     ['deploy-war', [], /--war FILE is required/],
     ['deploy-war', ['--war', join(dir, 'missing.war')], /cannot read the WAR/],
     ['deploy-war', ['--war', join(dir, 'not-a.war')], /is not a WAR \(not a zip file\)/],
+    ['deploy-war', ['--canary-for', 'a while'], /--canary-for: expected a duration such as 120, 90s or 10m, got 'a while'/],
+    ['deploy-war', ['--canary-arg', '--min-requests=5'], /--canary-arg goes with --canary-for/],
     ['rolling-deploy', [], /--inventory FILE is required/],
     ['rolling-deploy', ['--inventory', join(dir, 'none')], /cannot read the inventory/],
   ]
