@@ -60,6 +60,19 @@ export const TARGETS: Target[] = [
     unit: 's',
   },
   { key: 'peer.ratio', label: 'rolling deploy time, ours vs Ansible haproxy module', limit: 0.5, better: 'lower', unit: 'x' },
+  {
+    key: 'accesslog.cpu_us_per_line',
+    label: "CPU to follow Tomcat's access log (read, parse, count per deploy), per line",
+    better: 'lower',
+    unit: 'µs',
+  },
+  {
+    key: 'accesslog.ratio',
+    label: 'the same, against reading the lines in one go with one regular expression each',
+    better: 'lower',
+    unit: 'x',
+  },
+  { key: 'accesslog.core_pct_at_e2e_load', label: 'share of a core at the end-to-end load (50 requests/s)', better: 'lower', unit: '%' },
 ]
 
 export function lookup(results: Results, key: string): number | undefined {

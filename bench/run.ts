@@ -15,6 +15,7 @@ const PARTS: Record<string, () => Promise<Part>> = {
   roll: async () => (await import('./parts/roll.js')).run,
   peer: async () => (await import('./parts/peer.js')).run,
   socket: async () => (await import('./parts/socket.js')).run,
+  accesslog: async () => (await import('./parts/accesslog.js')).run,
 }
 
 const HELP = `Usage: npm run bench [-- PART ...]
