@@ -41,7 +41,9 @@ for (const [kind, make] of Object.entries(BAD_FILES)) {
     const dir = tempDir(t, 'hardening-')
     const agent = await startPackedAgent(t, dir)
     t.equal((await agent.admin('PUT', '/v1/state', { state: 'drain', reason: 'before the bad file' })).status, 200)
-    const baseline = await checkLatency(`${agent.healthUrl}/health`, 300)
+    // As long as the bad file's phase: the heap grows with the check traffic itself, and RSS is
+    // compared once it has, so that what is measured is what the file does.
+    const baseline = await checkLatency(`${agent.healthUrl}/health`, 2500)
     const rssBefore = agent.rssMiB()
 
     const path = join(dir, 'state')
@@ -81,7 +83,10 @@ for (const [kind, make] of Object.entries(BAD_FILES)) {
     t.ok(during.p99 < 1000, `p99 ${during.p99} ms while the bad file was there`)
     t.ok(problem, 'the status names the problem')
     t.ok(recovered, 'a good file is read again')
-    t.ok(rssAfter - rssBefore < 50, `RSS ${rssBefore} -> ${rssAfter} MiB`)
+    // What this guards against grows with the file (1.7 GiB for the 50 MB file before the bounded
+    // read; a 50 MB file read whole is over 100 MiB of buffer and string); the check traffic alone
+    // moves RSS by up to about 50 MiB here, GC timing being what it is.
+    t.ok(rssAfter - rssBefore < 80, `RSS ${rssBefore} -> ${rssAfter} MiB`)
     await waitFor('the agent to be alive', async () => (await agent.check()).status === 404, { timeoutMs: 5000 })
   })
 }
