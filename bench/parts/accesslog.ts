@@ -59,7 +59,7 @@ function baselineMicrosPerLine(path: string): number {
   return cpuMicros(before) / LINES
 }
 
-/** The CPU of following Tomcat's access log (issue 16), against the floor of reading and matching the same lines. */
+/** The CPU of following Tomcat's access log (the canary gate reads it), against the floor of reading and matching the same lines. */
 export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const text = Array.from({ length: LINES }, (_, i) => line(i)).join('')
   const plain = join(ctx.tmp, 'plain.log')

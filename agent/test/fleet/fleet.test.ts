@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/wait.js'
 import { createFleet, CONTEXT, FAULT_MARKER, keptVersions, versionOfBody, writeAppWar, type Fleet } from './fleet.js'
 
 /**
- * Issue 14's proof, over real ssh on three network-namespace hosts, each with Debian's Tomcat 10,
+ * The fleet proof, over real ssh on three network-namespace hosts, each with Debian's Tomcat 10,
  * its agent on its defaults and its sshd, behind Debian's HAProxy on the settings
  * haproxy-snippets/httpchk-backend.cfg recommends, under load through HAProxy the whole time:
  *   0. the role installs the agent on the three hosts; a second run changes nothing, nor does --check;
@@ -23,7 +23,7 @@ import { createFleet, CONTEXT, FAULT_MARKER, keptVersions, versionOfBody, writeA
 
 /** deploy-war's default is 180 s; a version that cannot come up should not hold the test that long. */
 const FAULT_READY_TIMEOUT = '25'
-/** After a fault case every host is UP again within seconds; while issue 10 is open, h2 may stay DOWN. */
+/** After a fault case every host is UP again within seconds. */
 const FAULT_UP_TIMEOUT_MS = 20_000
 
 interface CaseResult {
@@ -122,15 +122,6 @@ async function allUp(fleet: Fleet, timeoutMs = 60_000): Promise<void> {
     },
   )
 }
-
-/**
- * Issue 10 (open while this was written): leaving `down` for `ready` does not yet wait for fresh
- * probes, so on the agent's defaults (probe every 1 s, fall 3) a Tomcat restart can fall between
- * two probes and the agent answers 200 before the new Tomcat listens or passes its health page.
- * Seen here: HAProxy redispatching connections refused by a restarting Tomcat (the snippet's
- * retries hide them from clients), and a version whose health page fails going live. The
- * assertions that only that fix can make pass are marked with this; remove it once it lands.
- */
 
 /** Runs `roll` under load; checks the load and HAProxy's counters; returns the figures. */
 async function underLoad<T extends { seconds: number; output: string }>(
@@ -297,7 +288,7 @@ t.test('fleet: Ansible and rolling-deploy roll real Tomcats over ssh on network-
       recaps.push(...c1.result.recap.map((l) => `ansible, v4 fails on h2: ${l}`))
       results.push(c1.figures)
       if (!c1.upAgain || (await f.versionOf(h2)) !== 'v3') {
-        // What issue 10 lets happen: v4 went live on h2. Put v3 back so that rolling-deploy starts where it should.
+        // The assertions above failed (v4 live on h2, or h2 not back): put v3 back so that the next case starts where it should.
         t.comment('h2 is not back on v3: putting v3 back with deploy-war before the rolling-deploy case')
         rmSync(marker)
         const repair = await sshDeploy(f, h2, v3)
