@@ -149,54 +149,52 @@ function matchesExpected(view: LbView, name: string): boolean {
  * Whether every load balancer confirms the goal, and for each one why not. Pure: the same inputs
  * give the same answer, so it is tested by table and evaluated as often as checks arrive.
  */
-export function confirm(inputs: ConfirmationInputs): Confirmation {
+/** One load balancer's row, whether it counts (fresh, a one-off, or neither), and what it still blocks. */
+function viewProgress(
+  view: LbView,
+  inputs: ConfirmationInputs,
+): { row: LbProgress; counts: 'fresh' | 'one-off' | 'no'; blocker: string | null } {
   const { goal, since, now, staleMs, expect } = inputs
-  const blockers: string[] = []
-  const loadBalancers: LbProgress[] = []
-  const ignored: string[] = []
-  let fresh = 0
-  for (const view of inputs.views) {
-    const ageMs = Math.max(0, now - view.lastCheckAt)
-    const expected = expect.some((name) => matchesExpected(view, name))
-    const stale = ageMs > (expected ? staleMs : staleAfter(view, staleMs))
-    const notCounted = expected ? null : oneOff(view, staleMs)
-    const lb = view.node ?? view.source
-    const label = view.name ? `${lb} ${view.name}` : lb
-    let why: string | null
-    if (notCounted) why = notCounted
-    else if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
-    else if (view.lastCheckAt <= since) why = `no check since ${BEGAN[goal]}`
-    else why = viewBlocker(goal, view)
-    if (notCounted) {
-      if (!stale) ignored.push(lb)
-    } else {
-      if (!stale) fresh++
-      if (why !== null && (!stale || expected)) blockers.push(`${label}: ${why}`)
-    }
-    loadBalancers.push({
-      lb,
-      server: view.name,
-      kind: view.kind,
-      source: view.source,
-      status: statusText(view),
-      scur: view.state?.scur.server ?? null,
-      qcur: view.state?.qcur ?? null,
-      weight: view.state ? `${view.state.weight.server}/${view.state.weight.farm}` : null,
-      throttle: view.state?.throttle ?? null,
-      lastCheckAt: new Date(view.lastCheckAt).toISOString(),
-      ageMs,
-      checks: view.checks,
-      stale,
-      expected,
-      oneOff: notCounted !== null,
-      confirmed: why === null,
-      why,
-    })
+  const ageMs = Math.max(0, now - view.lastCheckAt)
+  const expected = expect.some((name) => matchesExpected(view, name))
+  const stale = ageMs > (expected ? staleMs : staleAfter(view, staleMs))
+  const notCounted = expected ? null : oneOff(view, staleMs)
+  const lb = view.node ?? view.source
+  let why: string | null
+  if (notCounted) why = notCounted
+  else if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
+  else if (view.lastCheckAt <= since) why = `no check since ${BEGAN[goal]}`
+  else why = viewBlocker(goal, view)
+  const counts = stale ? 'no' : notCounted ? 'one-off' : 'fresh'
+  // A one-off never blocks; a stale view blocks only when its load balancer is expected.
+  const blocks = !notCounted && why !== null && (!stale || expected)
+  const row: LbProgress = {
+    lb,
+    server: view.name,
+    kind: view.kind,
+    source: view.source,
+    status: statusText(view),
+    scur: view.state?.scur.server ?? null,
+    qcur: view.state?.qcur ?? null,
+    weight: view.state ? `${view.state.weight.server}/${view.state.weight.farm}` : null,
+    throttle: view.state?.throttle ?? null,
+    lastCheckAt: new Date(view.lastCheckAt).toISOString(),
+    ageMs,
+    checks: view.checks,
+    stale,
+    expected,
+    oneOff: notCounted !== null,
+    confirmed: why === null,
+    why,
   }
-  loadBalancers.sort((a, b) => a.lb.localeCompare(b.lb) || (a.server ?? '').localeCompare(b.server ?? ''))
+  return { row, counts, blocker: blocks ? `${view.name ? `${lb} ${view.name}` : lb}: ${why}` : null }
+}
 
-  const missing = expect.filter((name) => !inputs.views.some((v) => matchesExpected(v, name) && now - v.lastCheckAt <= staleMs))
-  for (const name of missing) {
+/** What stands in the way beyond the rows: expected load balancers not heard from, none at all, the agent's own answer. */
+function wholeBlockers(inputs: ConfirmationInputs, fresh: number, oneOffs: readonly string[]): string[] {
+  const { now, staleMs, expect } = inputs
+  const blockers: string[] = []
+  for (const name of expect) {
     if (!inputs.views.some((v) => matchesExpected(v, name))) blockers.push(`expected load balancer ${name} has not checked`)
   }
   if (expect.length === 0) {
@@ -206,18 +204,28 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
         `the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`,
       )
     } else if (fresh === 0) {
-      const oneOffs = ignored.length > 0 ? ` (one-off requests from ${[...new Set(ignored)].join(', ')} are not counted)` : ''
+      const ignored = oneOffs.length > 0 ? ` (one-off requests from ${[...new Set(oneOffs)].join(', ')} are not counted)` : ''
       blockers.push(
-        `no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${oneOffs}; list them with --expect-lb`,
+        `no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${ignored}; list them with --expect-lb`,
       )
     }
   }
-  if (goal === 'ready' && inputs.answer && inputs.answer.state !== 'ready') {
+  if (inputs.goal === 'ready' && inputs.answer && inputs.answer.state !== 'ready') {
     blockers.push(`this agent still answers ${inputs.answer.state}${inputs.answer.why ? `: ${inputs.answer.why}` : ''}`)
   }
+  return blockers
+}
+
+export function confirm(inputs: ConfirmationInputs): Confirmation {
+  const { goal, since, now, staleMs, expect } = inputs
+  const rows = inputs.views.map((view) => viewProgress(view, inputs))
+  const loadBalancers = rows.map((r) => r.row).sort((a, b) => a.lb.localeCompare(b.lb) || (a.server ?? '').localeCompare(b.server ?? ''))
+  const fresh = rows.filter((r) => r.counts === 'fresh').length
+  const oneOffs = rows.filter((r) => r.counts === 'one-off').map((r) => r.row.lb)
+  const blockers = [...rows.flatMap((r) => (r.blocker ? [r.blocker] : [])), ...wholeBlockers(inputs, fresh, oneOffs)]
+  const missing = expect.filter((name) => !inputs.views.some((v) => matchesExpected(v, name) && now - v.lastCheckAt <= staleMs))
   const tomcat = tomcatProgress(inputs)
   if (tomcat?.why) blockers.push(tomcat.why)
-
   return {
     goal,
     since: new Date(since).toISOString(),

@@ -35,79 +35,8 @@ export class LbMetrics {
   private readonly waits: Counter<'goal' | 'outcome'>
 
   constructor(registry: Registry, views: LbViews) {
-    const labels = (v: { node: string | null; source: string; name: string | null }) => ({ lb: v.node ?? v.source, server: v.name ?? '' })
-    const other = { lb: OTHER_LB, server: OTHER_LB }
-    new Gauge({
-      name: `${PREFIX}lb_last_check_age_seconds`,
-      help: 'Seconds since each load balancer last checked this agent (lb="_other": the most recent of the views not labelled)',
-      labelNames: ['lb', 'server'],
-      registers: [registry],
-      collect() {
-        this.reset()
-        const now = Date.now()
-        const { labelled, others } = splitViews(views.list(now))
-        for (const v of labelled) this.set(labels(v), Math.max(0, now - v.lastCheckAt) / 1000)
-        if (others.length > 0) this.set(other, Math.max(0, now - others.reduce((latest, v) => Math.max(latest, v.lastCheckAt), 0)) / 1000)
-      },
-    })
-    new Gauge({
-      name: `${PREFIX}lb_status`,
-      help: 'Status of this server as each load balancer reported it in its last check (send-state): 1 for the status in force (lb="_other": how many of the views not labelled report it)',
-      labelNames: ['lb', 'server', 'status'],
-      registers: [registry],
-      collect() {
-        this.reset()
-        const { labelled, others } = splitViews(views.list())
-        for (const v of labelled) {
-          if (!v.state) continue
-          for (const status of LB_STATUSES) this.set({ ...labels(v), status }, v.state.status === status ? 1 : 0)
-        }
-        const reporting = others.filter((v) => v.state)
-        if (reporting.length === 0) return
-        for (const status of LB_STATUSES) this.set({ ...other, status }, reporting.filter((v) => v.state?.status === status).length)
-      },
-    })
-    new Gauge({
-      name: `${PREFIX}lb_scur`,
-      help: 'Sessions in flight on this server as each load balancer reported them in its last check (send-state scur; lb="_other": the sum over the views not labelled)',
-      labelNames: ['lb', 'server'],
-      registers: [registry],
-      collect() {
-        this.reset()
-        const { labelled, others } = splitViews(views.list())
-        for (const v of labelled) if (v.state) this.set(labels(v), v.state.scur.server)
-        const reporting = others.filter((v) => v.state)
-        if (reporting.length > 0)
-          this.set(
-            other,
-            reporting.reduce((sum, v) => sum + (v.state?.scur.server ?? 0), 0),
-          )
-      },
-    })
-    new Gauge({
-      name: `${PREFIX}lb_views`,
-      help: 'Load balancer views remembered (capped by --max-lb-views)',
-      registers: [registry],
-      collect() {
-        this.set(views.size)
-      },
-    })
-    new Gauge({
-      name: `${PREFIX}lb_invalid_headers`,
-      help: 'Checks whose X-Haproxy-Server-State header did not parse since the agent started (the checker counts as one without send-state)',
-      registers: [registry],
-      collect() {
-        this.set(views.invalidHeaders)
-      },
-    })
-    new Gauge({
-      name: `${PREFIX}lb_views_evicted`,
-      help: 'Load balancer views dropped since the agent started because --max-lb-views was reached (a flood of distinct checkers)',
-      registers: [registry],
-      collect() {
-        this.set(views.evicted)
-      },
-    })
+    registerPerLbGauges(registry, views)
+    registerViewCounts(registry, views)
     this.drainDuration = new Histogram({
       name: `${PREFIX}drain_duration_seconds`,
       help: 'Time from the start of a drain to its confirmation by every load balancer',
@@ -129,4 +58,85 @@ export class LbMetrics {
   waitEnded(goal: WaitGoal, outcome: WaitOutcome): void {
     this.waits.labels(goal, outcome).inc()
   }
+}
+
+/** Per load balancer: last check age, status and scur, for the labelled views; the rest summed under `_other`. */
+function registerPerLbGauges(registry: Registry, views: LbViews): void {
+  const labels = (v: { node: string | null; source: string; name: string | null }) => ({ lb: v.node ?? v.source, server: v.name ?? '' })
+  const other = { lb: OTHER_LB, server: OTHER_LB }
+  new Gauge({
+    name: `${PREFIX}lb_last_check_age_seconds`,
+    help: 'Seconds since each load balancer last checked this agent (lb="_other": the most recent of the views not labelled)',
+    labelNames: ['lb', 'server'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      const now = Date.now()
+      const { labelled, others } = splitViews(views.list(now))
+      for (const v of labelled) this.set(labels(v), Math.max(0, now - v.lastCheckAt) / 1000)
+      if (others.length > 0) this.set(other, Math.max(0, now - others.reduce((latest, v) => Math.max(latest, v.lastCheckAt), 0)) / 1000)
+    },
+  })
+  new Gauge({
+    name: `${PREFIX}lb_status`,
+    help: 'Status of this server as each load balancer reported it in its last check (send-state): 1 for the status in force (lb="_other": how many of the views not labelled report it)',
+    labelNames: ['lb', 'server', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      const { labelled, others } = splitViews(views.list())
+      for (const v of labelled) {
+        if (!v.state) continue
+        for (const status of LB_STATUSES) this.set({ ...labels(v), status }, v.state.status === status ? 1 : 0)
+      }
+      const reporting = others.filter((v) => v.state)
+      if (reporting.length === 0) return
+      for (const status of LB_STATUSES) this.set({ ...other, status }, reporting.filter((v) => v.state?.status === status).length)
+    },
+  })
+  new Gauge({
+    name: `${PREFIX}lb_scur`,
+    help: 'Sessions in flight on this server as each load balancer reported them in its last check (send-state scur; lb="_other": the sum over the views not labelled)',
+    labelNames: ['lb', 'server'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      const { labelled, others } = splitViews(views.list())
+      for (const v of labelled) if (v.state) this.set(labels(v), v.state.scur.server)
+      const reporting = others.filter((v) => v.state)
+      if (reporting.length > 0)
+        this.set(
+          other,
+          reporting.reduce((sum, v) => sum + (v.state?.scur.server ?? 0), 0),
+        )
+    },
+  })
+}
+
+/** The views themselves: how many, headers that did not parse, views evicted by the cap. */
+function registerViewCounts(registry: Registry, views: LbViews): void {
+  new Gauge({
+    name: `${PREFIX}lb_views`,
+    help: 'Load balancer views remembered (capped by --max-lb-views)',
+    registers: [registry],
+    collect() {
+      this.set(views.size)
+    },
+  })
+  new Gauge({
+    name: `${PREFIX}lb_invalid_headers`,
+    help: 'Checks whose X-Haproxy-Server-State header did not parse since the agent started (the checker counts as one without send-state)',
+    registers: [registry],
+    collect() {
+      this.set(views.invalidHeaders)
+    },
+  })
+  new Gauge({
+    name: `${PREFIX}lb_views_evicted`,
+    help: 'Load balancer views dropped since the agent started because --max-lb-views was reached (a flood of distinct checkers)',
+    registers: [registry],
+    collect() {
+      this.set(views.evicted)
+    },
+  })
 }
