@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { tempDir } from '../helpers/agent.js'
-import { LoadGenerator } from '../helpers/load.js'
 import { ACCESS_LOG_PATTERN } from '../helpers/tomcat.js'
 import { waitFor } from '../helpers/wait.js'
-import { rollingDeploy, startStack, versionOfBody, writeAppWar, type Stack } from './stack.js'
+import { rollingDeploy, stackLoad, startStack, writeAppWar, type Stack } from './stack.js'
 
 /**
  * The canary gate against the real stack (HAProxy as the snippets recommend, three Tomcat 10,
@@ -32,15 +31,7 @@ interface CaseResult {
 }
 
 async function roll(t: Test, stack: Stack, inventory: string, war: string, versions: string[]) {
-  const load = new LoadGenerator({
-    url: stack.frontendUrl,
-    clients: 8,
-    slowEvery: 5,
-    slowPath: '/app/slow.jsp',
-    maxRequests: 200_000,
-    maxSeconds: 400,
-    versionOf: versionOfBody,
-  })
+  const load = stackLoad(stack)
   const before = await stack.backendCounters()
   load.start(versions)
   await waitFor('load running', () => load.report.ok >= 100, { timeoutMs: 30_000 })

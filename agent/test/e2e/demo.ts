@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LoadGenerator } from '../helpers/load.js'
+import type { LoadGenerator } from '../helpers/load.js'
 import type { Teardowns } from '../helpers/system.js'
-import { rollingDeploy, startStack, versionOfBody, writeAppWar, type Stack } from './stack.js'
+import { rollingDeploy, stackLoad, startStack, writeAppWar, type Stack } from './stack.js'
 import { saveRollSvg } from './roll-svg.js'
 import { RollRecorder } from './roll-timeline.js'
 
@@ -81,15 +81,7 @@ async function main(): Promise<number> {
     for (const h of stack.hosts)
       say(`  ${h.name}: Tomcat on :${h.tomcat.httpPort}, agent check on :${h.agent.healthPort}, admin ${h.agent.adminUrl}`)
 
-    const load = new LoadGenerator({
-      url: stack.frontendUrl,
-      clients: 8,
-      slowEvery: 5,
-      slowPath: '/app/slow.jsp',
-      maxRequests: 1_000_000,
-      maxSeconds: 600,
-      versionOf: versionOfBody,
-    })
+    const load = stackLoad(stack, { maxRequests: 1_000_000, maxSeconds: 600 })
     load.start(['v1', 'v2'])
     cleanups.teardown(() => load.stop())
     const ticker = setInterval(

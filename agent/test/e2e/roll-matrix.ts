@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs'
 import type { Test } from 'tap'
 import { agentctl } from '../helpers/cli.js'
 import { httpRequest } from '../helpers/http.js'
-import { LoadGenerator, type LoadReport } from '../helpers/load.js'
+import { describeFailures, type LoadGenerator } from '../helpers/load.js'
 import { waitFor } from '../helpers/wait.js'
-import { CHECK, rollingDeploy, startTomcatDaemon, stopTomcatDaemon, versionOfBody, type Stack, type StackHost } from './stack.js'
+import { CHECK, rollingDeploy, stackLoad, startTomcatDaemon, stopTomcatDaemon, type Stack, type StackHost } from './stack.js'
 
 /**
  * The ways an operator rolls a farm, each run against the shared stack under load: (a) the
@@ -197,21 +197,9 @@ export const ROLLS: Roll[] = [
 ]
 
 function load(stack: Stack, versions: string[]): LoadGenerator {
-  const generator = new LoadGenerator({
-    url: stack.frontendUrl,
-    clients: 8,
-    slowEvery: 5,
-    slowPath: '/app/slow.jsp',
-    maxRequests: 200_000,
-    maxSeconds: 400,
-    versionOf: versionOfBody,
-  })
+  const generator = stackLoad(stack)
   generator.start(versions)
   return generator
-}
-
-function describeFailures(report: LoadReport): string {
-  return report.failures.map((f) => `${f.at.toFixed(2)}s ${f.path}: ${f.error}`).join('\n')
 }
 
 /** One roll from `from` to `to` under load, asserted: no failed request, no HAProxy error, `to` everywhere. */

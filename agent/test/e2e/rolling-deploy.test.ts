@@ -2,10 +2,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/agent.js'
-import { LoadGenerator, type LoadReport } from '../helpers/load.js'
+import { describeFailures, type LoadGenerator } from '../helpers/load.js'
 import { waitFor } from '../helpers/wait.js'
 import { ROLLS, runCase, type MatrixRow } from './roll-matrix.js'
-import { rollingDeploy, startStack, startTomcatDaemon, stopTomcatDaemon, versionOfBody, writeAppWar, type Stack } from './stack.js'
+import { rollingDeploy, stackLoad, startStack, startTomcatDaemon, stopTomcatDaemon, writeAppWar, type Stack } from './stack.js'
 
 /**
  * The mission's promise, against the real thing, on the defaults: Debian's HAProxy with the
@@ -23,19 +23,7 @@ import { rollingDeploy, startStack, startTomcatDaemon, stopTomcatDaemon, version
 const DEPLOY_ARGS = ['--drain-timeout', '60', '--down-timeout', '30', '--ready-timeout', '120']
 
 function load(stack: Stack): LoadGenerator {
-  return new LoadGenerator({
-    url: stack.frontendUrl,
-    clients: 8,
-    slowEvery: 5,
-    slowPath: '/app/slow.jsp',
-    maxRequests: 200_000,
-    maxSeconds: 400,
-    versionOf: versionOfBody,
-  })
-}
-
-function describeFailures(report: LoadReport): string {
-  return report.failures.map((f) => `${f.at.toFixed(2)}s ${f.path}: ${f.error}`).join('\n')
+  return stackLoad(stack)
 }
 
 t.test('every way to roll three real Tomcats behind a real HAProxy, on the defaults, with zero failed requests', async (t) => {

@@ -8,6 +8,7 @@ import { CATALINA_HOME, DEFAULT_JAVA_OPTS, Tomcat, writeWebapp } from '../helper
 import { waitFor } from '../helpers/wait.js'
 import { writeWar } from '../helpers/war.js'
 import { httpRequest } from '../helpers/http.js'
+import { LoadGenerator } from '../helpers/load.js'
 import { startReloadableHaproxy, type BackendCounters, type ReloadableHaproxy } from './reloadable-haproxy.js'
 
 export type { BackendCounters } from './reloadable-haproxy.js'
@@ -116,6 +117,18 @@ export function writeAppWar(
   const name = `app-${version}${options.broken ? '-broken' : ''}${options.failEvery ? `-fail${options.failEvery}` : ''}${options.slowFactor ? `-slow${options.slowFactor}` : ''}`
   const source = writeWebapp(join(dir, name), files)
   return writeWar(source, join(dir, `${name}.war`))
+}
+
+/** The end-to-end load through the stack's HAProxy: 8 clients, every fifth request the slow page, bounded. */
+export function stackLoad(stack: Pick<Stack, 'frontendUrl'>, limits = { maxRequests: 200_000, maxSeconds: 400 }): LoadGenerator {
+  return new LoadGenerator({
+    url: stack.frontendUrl,
+    clients: 8,
+    slowEvery: 5,
+    slowPath: '/app/slow.jsp',
+    ...limits,
+    versionOf: versionOfBody,
+  })
 }
 
 export function versionOfBody(body: string): string | null {

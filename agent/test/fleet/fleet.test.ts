@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { runPlaybook, type PlaybookRun } from '../helpers/ansible.js'
-import { LoadGenerator, type LoadReport } from '../helpers/load.js'
+import { describeFailures, LoadGenerator } from '../helpers/load.js'
 import { waitFor } from '../helpers/wait.js'
 import { createFleet, CONTEXT, FAULT_MARKER, keptVersions, versionOfBody, writeAppWar, type Fleet } from './fleet.js'
 
@@ -50,10 +50,6 @@ function startLoad(fleet: Fleet, versions: string[]): LoadGenerator {
   })
   load.start(versions)
   return load
-}
-
-function describeFailures(report: LoadReport): string {
-  return report.failures.map((f) => `${f.at.toFixed(2)}s ${f.path}: ${f.error}`).join('\n')
 }
 
 interface DeployRun {

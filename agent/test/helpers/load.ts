@@ -32,6 +32,11 @@ export interface LoadReport {
   unexpectedVersions: number
 }
 
+/** The failed requests of a report, one line each, for an assertion's message. */
+export function describeFailures(report: LoadReport): string {
+  return report.failures.map((f) => `${f.at.toFixed(2)}s ${f.path}: ${f.error}`).join('\n')
+}
+
 /**
  * A bounded load generator for the end-to-end tests: several clients send requests through the
  * load balancer for as long as it runs, and every response's status and version is counted, so
