@@ -136,7 +136,8 @@ export function versionOfBody(body: string): string | null {
   return match ? (match[1] as string) : null
 }
 
-function writeScript(path: string, body: string): string {
+/** An executable bash script with `set -euo pipefail` (the stacks' Tomcat start and stop scripts). */
+export function writeScript(path: string, body: string): string {
   writeFileSync(path, `#!/usr/bin/env bash\nset -euo pipefail\n${body}`)
   chmodSync(path, 0o755)
   return path

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { closeSshMasters } from '../helpers/ansible.js'
@@ -13,6 +13,9 @@ import { CATALINA_HOME, DEFAULT_JAVA_OPTS, requireTomcat, writeWebapp } from '..
 import { waitFor } from '../helpers/wait.js'
 import { writeWar } from '../helpers/war.js'
 import { parseEnvFile } from './env-file.js'
+import { versionOfBody, writeScript } from '../e2e/stack.js'
+
+export { versionOfBody }
 
 /**
  * A fleet of three hosts for the Ansible and rolling-deploy proofs: each host a network namespace
@@ -79,17 +82,6 @@ export function writeAppWar(dir: string, version: string, options: { failOnMarke
     'slow.jsp': `${directive}<% Thread.sleep(${SLOW_MS}); %>${version}\n`,
   })
   return writeWar(source, join(dir, `${name}.war`))
-}
-
-export function versionOfBody(body: string): string | null {
-  const match = /^(v\d+)\s*$/.exec(body)
-  return match ? (match[1] as string) : null
-}
-
-function writeScript(path: string, body: string): string {
-  writeFileSync(path, `#!/usr/bin/env bash\nset -euo pipefail\n${body}`)
-  chmodSync(path, 0o755)
-  return path
 }
 
 function serverXml(): string {
