@@ -68,7 +68,7 @@ export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app,
     detail: core.config.pageDetail,
     onChange: followChanges([
       [core, ['admin', 'verdict']],
-      [core.store, ['problem']],
+      [core.store, ['problem', 'committed']],
       [core.tomcat, ['change']],
     ]),
     history: (limit) => core.history({ limit, maxBytes: 64 * 1024 }).then((tail) => tail.entries),

@@ -37,7 +37,8 @@ export interface StateStoreOptions {
 
 const CHOKIDAR_THROTTLE_MS = 50
 
-type StoreEvents = { change: [StateChange]; problem: [FileProblem | null] }
+/** `committed`: a state reached the file and the audit log (an early drain's `change` comes before it). */
+type StoreEvents = { change: [StateChange]; problem: [FileProblem | null]; committed: [StateRecord] }
 
 /**
  * The admin state, kept in one shell-writable file. The file is the single source of truth:
@@ -158,6 +159,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
             this.committed = this.withSince(record)
             this.early = null
           }, source)
+          this.emit('committed', this.committed as StateRecord)
         },
       })
     } catch (err) {
@@ -289,6 +291,7 @@ export class StateStore extends EventEmitter<StoreEvents> {
       )
     this.setWriteProblem(this.auditBehind())
     this.update(() => (this.committed = this.withSince(record)), 'file')
+    this.emit('committed', this.committed as StateRecord)
   }
 
   /** Audits an API change before its rename; throws (and nothing is renamed) when the audit file does not take it. */

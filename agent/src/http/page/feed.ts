@@ -84,8 +84,7 @@ export class PageFeed {
 
   private startFollowing(): void {
     this.unsubscribe = this.deps.onChange(() => this.changed())
-    // The tick reads the audit tail again too: an early drain is pushed before its entry is written.
-    this.ticker = setInterval(() => void this.readHistory(true).then(() => this.push()), this.deps.tickMs ?? TICK_MS)
+    this.ticker = setInterval(() => this.push(), this.deps.tickMs ?? TICK_MS)
     this.ticker.unref()
   }
 
