@@ -70,6 +70,18 @@ export class AgentMetrics {
     this.transitions.labels(kind, source, to).inc()
   }
 
+  /** The checks held open now (lb/hold.ts), read at scrape time. */
+  heldChecks(count: () => number): void {
+    new Gauge({
+      name: `${PREFIX}checks_held`,
+      help: 'Health checks held open now, to be answered the moment the answer changes (a load balancer asked with X-Health-Hold)',
+      registers: [this.registry],
+      collect() {
+        this.set(count())
+      },
+    })
+  }
+
   /** On the health check's hot path: the labelled child is looked up once per status code. */
   countCheck(code: number): void {
     let counter = this.checkCounters.get(code)

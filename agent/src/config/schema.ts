@@ -86,6 +86,15 @@ export const ConfigSchema = Type.Object(
       expected: 'a URL path starting with / such as /health',
       placeholder: 'PATH',
     }),
+    checkHoldMaxMs: Type.Integer({
+      default: 1000,
+      minimum: 0,
+      maximum: 60000,
+      description:
+        "longest a check is held open when its load balancer asks for it (header X-Health-Hold) and already shows the answer: it is answered the moment the answer changes, so HAProxy acts at once instead of at its next inter; keep it below HAProxy's timeout check; 0 answers every check at once",
+      expected: 'an integer number of milliseconds from 0 to 60000',
+      placeholder: 'MS',
+    }),
     agentCheckListen: Type.String({
       default: '',
       format: 'optional-tcp-listen-address',

@@ -7,7 +7,7 @@ import type { WaitGoal } from '../lb/confirm.js'
 import { registerExpectedLbMetric } from '../lb/expected-metrics.js'
 import { LbMetrics } from '../lb/metrics.js'
 import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
-import { LbViews } from '../lb/views.js'
+import { LbViews, type LbView } from '../lb/views.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
 import type { Traffic } from '../protocol/traffic.js'
@@ -40,6 +40,8 @@ export type CoreEvents = {
   verdict: [VerdictChange]
   /** The admin state was read or changed (API, agentctl, a shell write of the state file). */
   admin: [StateChange]
+  /** A wait on the load balancers began. */
+  wait: [WaitGoal]
 }
 
 export interface StateInput {
@@ -129,12 +131,14 @@ export class AgentCore extends EventEmitter<CoreEvents> {
 
   /** Waits until every load balancer confirms `goal`; refused when the admin state cannot reach it. */
   wait(goal: WaitGoal, options: WaitOptions): WaitHandle {
-    return this.lb.tracker.wait(goal, options)
+    const handle = this.lb.tracker.wait(goal, options)
+    this.emit('wait', goal)
+    return handle
   }
 
   /** A health check was answered: what the checker said of this server (send-state), and from where. */
-  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: string | undefined, httpStatus: number): void {
-    this.lb.views.record(stateHeader, remoteAddress, httpStatus)
+  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: string | undefined, httpStatus: number): LbView {
+    return this.lb.views.record(stateHeader, remoteAddress, httpStatus)
   }
 
   /** The last admin state changes from the audit log (read without blocking), newest last. */

@@ -5,6 +5,9 @@ import { publicStatus, renderStatus } from '../protocol/render.js'
 import { followChanges } from './page/changes.js'
 import { statusPage } from './page/plugin.js'
 import type { Verdict } from '../state/effective.js'
+import { HOLD_HEADER, holdMs, parseHoldHeader } from '../lb/hold.js'
+import type { LbView } from '../lb/views.js'
+import { HeldChecks } from './held-checks.js'
 
 function checkBody(verdict: Verdict): string {
   return verdict.why ? `${verdict.state}: ${verdict.why}\n` : `${verdict.state}\n`
@@ -14,17 +17,44 @@ function checkBody(verdict: Verdict): string {
  * The check itself, answered by a plain node:http handler in front of fastify: it is the one
  * request that comes all the time, from every load balancer, and fastify's routing and reply
  * objects would cost it a third of its throughput. It answers from a verdict already computed,
- * so it never waits; the body and headers are rebuilt only when the verdict changes.
+ * so it never waits; the body and headers are rebuilt only when the verdict changes. A check
+ * that asks to be held (lb/hold.ts) is answered when the answer changes or its hold runs out.
  */
 function checkAnswerer(core: AgentCore): {
   isCheck: (request: IncomingMessage) => boolean
   answer: (request: IncomingMessage, response: ServerResponse) => void
+  held: HeldChecks
 } {
   const checkPath = core.config.checkPath
+  const held = new HeldChecks()
   let answered: Verdict | null = null
   let body = ''
   let headers: Record<string, string | number> = {}
+  const send = (response: ServerResponse, view: LbView) => {
+    const verdict = core.verdict()
+    if (verdict !== answered) {
+      answered = verdict
+      body = checkBody(verdict)
+      headers = {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        'x-health-state': verdict.state,
+      }
+    }
+    core.metrics.countCheck(verdict.httpStatus)
+    view.answered = verdict.httpStatus
+    response.writeHead(verdict.httpStatus, headers)
+    // Node sends no body for HEAD by itself.
+    response.end(body)
+  }
+  core.on('verdict', ({ previous, next }) => {
+    if (previous.httpStatus !== next.httpStatus) held.releaseAll()
+  })
+  // A new wait wants every load balancer's next view: the held ones come back after one inter.
+  core.on('wait', () => held.releaseAll())
   return {
+    held,
     isCheck: (request) => {
       const method = request.method
       if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return false
@@ -32,22 +62,21 @@ function checkAnswerer(core: AgentCore): {
       return url === checkPath || (url.startsWith(checkPath) && url[checkPath.length] === '?')
     },
     answer: (request, response) => {
-      const verdict = core.verdict()
-      if (verdict !== answered) {
-        answered = verdict
-        body = checkBody(verdict)
-        headers = {
-          'content-type': 'text/plain; charset=utf-8',
-          'content-length': Buffer.byteLength(body),
-          'cache-control': 'no-store',
-          'x-health-state': verdict.state,
-        }
-      }
-      core.metrics.countCheck(verdict.httpStatus)
-      core.recordCheck(request.headers['x-haproxy-server-state'], request.socket.remoteAddress, verdict.httpStatus)
-      response.writeHead(verdict.httpStatus, headers)
-      // Node sends no body for HEAD by itself.
-      response.end(body)
+      const httpStatus = core.verdict().httpStatus
+      const view = core.recordCheck(request.headers['x-haproxy-server-state'], request.socket.remoteAddress, httpStatus)
+      const requestedMs = parseHoldHeader(request.headers[HOLD_HEADER])
+      const ms =
+        requestedMs === null
+          ? 0
+          : holdMs({
+              requestedMs,
+              maxMs: core.config.checkHoldMaxMs,
+              state: view.state,
+              httpStatus,
+              wantedSoon: core.lb.tracker.wantsViewSoon(view),
+            })
+      if (ms > 0) held.hold(response, ms, () => send(response, view))
+      else send(response, view)
     },
   }
 }
@@ -94,6 +123,12 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
     },
   })
   app.register(healthRoutes, { core })
+  // Held checks would keep the listener open for their hold: they get their answer now.
+  app.addHook('preClose', (done) => {
+    check.held.releaseAll()
+    done()
+  })
+  core.metrics.heldChecks(() => check.held.size)
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)

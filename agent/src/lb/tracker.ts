@@ -3,11 +3,14 @@ import { AgentError } from '../errors.js'
 import type { AdminState, StateRecord } from '../state/model.js'
 import { confirm, goalOf, GOAL_STATES, type Confirmation, type WaitGoal } from './confirm.js'
 import type { TomcatSignalsProvider } from './tomcat-signals.js'
-import type { LbViews } from './views.js'
+import type { LbView, LbViews } from './views.js'
 import { DrainTimer } from './drain-timer.js'
 import { Wait, type WaitContext, type WaitHandle, type WaitOptions, type WaitOutcome } from './wait.js'
 
 export { WAIT_OUTCOMES, type WaitEvent, type WaitHandle, type WaitOptions, type WaitOutcome } from './wait.js'
+
+/** For this long after a drained or down wait begins, a view that still shows sessions is wanted again at once. */
+export const FRESH_VIEWS_MS = 10_000
 
 export interface LbTrackerHooks {
   /** A drain begun while the agent runs was confirmed this long after it began. */
@@ -95,6 +98,18 @@ export class LbTracker {
     // The first event, at once: already confirmed, or the starting point of the progress.
     wait.evaluate('tick')
     return wait
+  }
+
+  /**
+   * Whether a wait needs this load balancer's next view soon: a drained or down wait begun in the
+   * last FRESH_VIEWS_MS while the view still shows sessions on the server. A held check would
+   * delay that view by the hold; past the window (sticky clients, long requests) holds resume.
+   */
+  wantsViewSoon(view: LbView, now = Date.now()): boolean {
+    const state = view.state
+    if (this.waits.size === 0 || !state || (state.scur.server === 0 && state.qcur === 0)) return false
+    for (const wait of this.waits) if (wait.goal !== 'ready' && now - wait.startedAt < FRESH_VIEWS_MS) return true
+    return false
   }
 
   /** Follows the admin state: wakes the waits, and times a drain begun while the agent runs. */

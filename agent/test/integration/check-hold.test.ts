@@ -1,0 +1,130 @@
+import { createServer } from 'node:http'
+import { connect } from 'node:net'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { PACKAGE_ROOT } from '../../src/package-info.js'
+import { startAgent, type RunningAgent } from '../helpers/agent.js'
+import { startHaproxy } from '../helpers/haproxy.js'
+import { httpRequest } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
+
+const SETTLED_UP = 'UP; address=127.0.0.1; port=8080; name=be/t1; node=lb1; weight=1/1; scur=0/0; qcur=0'
+
+async function heldNow(running: RunningAgent): Promise<number> {
+  const text = (await httpRequest(`${running.healthUrl}/metrics`)).body
+  return Number(/^health_agent_checks_held (\d+)$/m.exec(text)?.[1] ?? NaN)
+}
+
+/** A check sent by hand on its own connection; `abort()` hangs up as a load balancer going away would. */
+function heldCheck(running: RunningAgent, headers: Record<string, string>): { answer: Promise<string>; abort(): void } {
+  const socket = connect({ host: '127.0.0.1', port: running.healthPort })
+  const lines = ['GET /health HTTP/1.0', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', '']
+  socket.on('connect', () => socket.write(lines.join('\r\n')))
+  const answer = new Promise<string>((resolve, reject) => {
+    let text = ''
+    socket.on('data', (c: Buffer) => (text += c.toString()))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(text))
+  })
+  return { answer, abort: () => socket.destroy() }
+}
+
+t.test('a check is held only when its load balancer asks and already shows the answer', async (t) => {
+  const running = await startAgent(t)
+  const asked = { 'x-haproxy-server-state': SETTLED_UP, 'x-health-hold': '60000' }
+
+  const held = heldCheck(running, asked)
+  await waitFor('the check is held', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
+  held.abort()
+  await held.answer.catch(() => '')
+  await waitFor('a load balancer that hangs up leaves nothing held', async () => (await heldNow(running)) === 0, { timeoutMs: 10_000 })
+
+  for (const [name, headers] of [
+    ['no X-Health-Hold', { 'x-haproxy-server-state': SETTLED_UP }],
+    ['no send-state header', { 'x-health-hold': '60000' }],
+    ['a view that moves (UP 1/2)', { ...asked, 'x-haproxy-server-state': SETTLED_UP.replace('UP;', 'UP 1/2;') }],
+    ['a view that differs from the answer (NOLB while ready)', { ...asked, 'x-haproxy-server-state': SETTLED_UP.replace('UP;', 'NOLB;') }],
+    ['a hold that is not a duration', { ...asked, 'x-health-hold': 'forever' }],
+  ] as const) {
+    t.match(await heldCheck(running, headers).answer, /^HTTP\/1\.1 200 OK/, `${name}: answered at once`)
+  }
+
+  const drained = heldCheck(running, asked)
+  await waitFor('held again', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
+  await running.agent.core.setState({ state: 'drain', reason: 'hold test' })
+  t.match(await drained.answer, /^HTTP\/1\.1 404 /, 'the drain answers the held check at once, with the new answer')
+
+  await running.agent.core.setState({ state: 'ready' })
+  const closing = heldCheck(running, asked)
+  await waitFor('held once more', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
+  await running.agent.close()
+  t.match(await closing.answer, /^HTTP\/1\.1 200 OK/, 'an agent that closes answers what it holds instead of cutting it')
+})
+
+/** The recommended backend, as shipped, around one stand-in server and this agent's health port. */
+function recommendedBackend(serverPort: number, agentPort: number, stateFile: string): string {
+  const snippet = readFileSync(join(PACKAGE_ROOT, 'haproxy-snippets', 'httpchk-backend.cfg'), 'utf8')
+  const backend = snippet
+    .slice(snippet.indexOf('backend tomcats'))
+    .replace(/check port 9990/, `check port ${agentPort}`)
+    .replace(/^\s+server web\d .*$/gm, '')
+  // log-health-checks (logging only) shows every check, also the first of fall or rise.
+  return `global\n    server-state-file ${stateFile}\n    log stderr format raw local0\n\ndefaults\n    log global\n    option log-health-checks\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n${backend}\n    server web1 127.0.0.1:${serverPort} cookie web1\n`
+}
+
+t.test('on the recommended snippet, a drain, a down and a return reach HAProxy on the check the agent was holding', async (t) => {
+  const running = await startAgent(t)
+  const server = createServer((_, res) => res.end('app\n'))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const stateFile = join(running.dir, 'haproxy-server-state')
+  writeFileSync(stateFile, '1\n')
+  const haproxy = await startHaproxy(
+    t,
+    running.dir,
+    recommendedBackend((server.address() as { port: number }).port, running.healthPort, stateFile),
+  )
+  const status = async () => (await haproxy.serverStat('tomcats', 'web1')).status
+  await waitFor('HAProxy sees web1 UP', async () => (await status()) === 'UP', { timeoutMs: 30_000 })
+
+  // Each change is made once the check in hand has been held for a while: if HAProxy acted on a
+  // check of its own (one inter later), the check duration it logs would be a few milliseconds.
+  const HELD_FOR_MS = 300
+  const steps = [
+    [
+      'drain',
+      'NOLB',
+      /conditionally succeeded, reason: Layer7 check conditionally passed, code: 404, check duration: (\d+)ms, status: 2\/2 UP/,
+    ],
+    ['ready', 'UP', /succeeded, reason: Layer7 check passed, code: 200, check duration: (\d+)ms, status: 2\/2 UP/],
+    ['down', 'DOWN', /failed, reason: Layer7 wrong status, code: 500, info: "[^"]*", check duration: (\d+)ms, status: 1\/2 UP/],
+    ['ready', 'UP', /succeeded, reason: Layer7 check passed, code: 200, check duration: (\d+)ms, status: 1\/2 DOWN/],
+  ] as const
+  for (const [state, expected, logged] of steps) {
+    await waitFor(
+      `a check held for ${HELD_FOR_MS} ms`,
+      async () => {
+        const view = running.agent.core.lb.views.list()[0]
+        const heldFor = view === undefined ? 0 : Date.now() - view.lastCheckAt
+        // Not near the end of the hold (1 s), where HAProxy could start a check of its own.
+        return heldFor >= HELD_FOR_MS && heldFor <= HELD_FOR_MS + 200 && (await heldNow(running)) === 1
+      },
+      { timeoutMs: 30_000, intervalMs: 20 },
+    )
+    const logFrom = haproxy.output().length
+    const changedAt = Date.now()
+    await running.agent.core.setState({ state, reason: 'hold test' })
+    const seenAt = await waitFor(`HAProxy shows ${expected}`, async () => ((await status())?.startsWith(expected) ? Date.now() : false), {
+      timeoutMs: 30_000,
+      intervalMs: 10,
+    })
+    if (expected === 'DOWN' || state === 'ready') {
+      await waitFor(`${expected} settled`, async () => (await status()) === expected, { timeoutMs: 30_000, intervalMs: 10 })
+    }
+    const line = logged.exec(haproxy.output().slice(logFrom))
+    t.ok(line, `HAProxy logged the check that carried ${state}${line ? '' : `:\n${haproxy.output().slice(logFrom)}`}`)
+    t.ok(Number(line?.[1]) >= HELD_FOR_MS, `that check had been held ${line?.[1]} ms: the agent answered it when the state changed`)
+    t.comment(`${state}: HAProxy showed ${expected} ${seenAt - changedAt} ms after the change`)
+  }
+})
