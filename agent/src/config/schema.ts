@@ -180,7 +180,7 @@ export const ConfigSchema = Type.Object(
       placeholder: 'MS',
     }),
     tomcatFastIntervalMs: Type.Integer({
-      default: 200,
+      default: 100,
       minimum: 50,
       maximum: 600000,
       description:

@@ -1,6 +1,7 @@
 import { createServer, request, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
+import { recommendedCheckLines } from '../helpers/snippet.js'
 import { tempDir } from '../helpers/agent.js'
 import { agentctl } from '../helpers/cli.js'
 import { startHaproxy } from '../helpers/haproxy.js'
@@ -35,17 +36,14 @@ t.test('kill -9 and restart of the agent during drain --wait: the wait fails, it
     timeout connect 2s
     timeout client 30s
     timeout server 30s
-    timeout check 2s
 
 frontend fe
     bind 127.0.0.1:${frontendPort}
     default_backend be
 
 backend be
-    option httpchk GET /health
-    http-check disable-on-404
-    http-check send-state
-    server s1 127.0.0.1:${backend.port} check port ${healthPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2`,
+${recommendedCheckLines(healthPort)}
+    server s1 127.0.0.1:${backend.port}`,
     'lb1',
     ['node lb1'],
   )

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { recommendedCheckLines } from '../helpers/snippet.js'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { startAgent } from '../helpers/agent.js'
 import { agentctl } from '../helpers/cli.js'
@@ -26,13 +27,9 @@ function haproxyConfig(agentPort: number): string {
     timeout connect 1s
     timeout client 20s
     timeout server 20s
-    timeout check 2s
 
 backend tomcats
-    option httpchk GET /health
-    http-check disable-on-404
-    http-check send-state
-    default-server check port ${agentPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2 slowstart 10s
+${recommendedCheckLines(agentPort)}
     server web1 127.0.0.1:${agentPort}`
 }
 

@@ -29,7 +29,8 @@ function strayGet(port: number): Promise<number> {
 t.test(
   'defaults: a checker without send-state is waited for, a one-off request is not, and with no checker left the wait says so',
   async (t) => {
-    // The agent on its defaults (lb-stale 10 s); HAProxy without send-state on the recommended timers.
+    // The agent on its defaults (lb-stale 10 s); HAProxy without send-state (so without the hold) on the
+    // timers the recommended snippet gives for that case.
     const running = await startAgent(t)
     const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
     const backend = await startHttpServer(t, (_, res) => res.end('backend\n'))
@@ -41,9 +42,9 @@ t.test(
     timeout connect 1s
     timeout client 5s
     timeout server 5s
-    timeout check 2s
 
 backend be
+    timeout check 2s
     option httpchk GET /health
     http-check disable-on-404
     server s1 127.0.0.1:${backend.port} check port ${running.healthPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2`,
