@@ -170,6 +170,12 @@ function rollSection(roll: Row | undefined): string[] {
   return lines
 }
 
+/** `3 rounds (1.1, 1.2, 1.3)`: each round's ratio of rolling-deploy to the loop. */
+function roundsText(pair: Row): string {
+  const ratios = (pair.round_ratios as number[] | undefined) ?? [pair.ratio as number]
+  return `${ratios.length} round${ratios.length === 1 ? '' : 's'} (${ratios.join(', ')})`
+}
+
 /** The socket part: the admin-socket loop beside rolling-deploy, step by step, per pair. */
 function socketSection(socket: Row | undefined): string[] {
   if (!socket) return []
@@ -179,7 +185,7 @@ function socketSection(socket: Row | undefined): string[] {
     'On one stack (the agents on their defaults, HAProxy on the recommended snippet), under the same load, in the',
     'same run: the loop (`set server state drain`, `show stat` every 100 ms until scur 0, `state maint`, stop, swap,',
     "start, first 200 every 100 ms, `state ready`, with the servers' health checks disabled while it runs), then",
-    "`scripts/rolling-deploy`. Seconds per host; the loop's row first, rolling-deploy's below it.",
+    "`scripts/rolling-deploy`, in rounds that alternate the two. Seconds per host; the loop's row first, rolling-deploy's below it.",
   ]
   for (const [key, title] of [
     ['without_warmup', 'No warm-up on either side'],
@@ -191,7 +197,9 @@ function socketSection(socket: Row | undefined): string[] {
     const a = ((p.agent as Row).per_host as Row[]) ?? []
     lines.push(
       '',
-      `### ${title}: ${p.agent_s} s against ${p.socket_s} s, ratio ${p.ratio}; failed requests ${p.agent_failed} and ${p.socket_failed}`,
+      `### ${title}: ratio ${p.ratio}, the median of ${roundsText(p)}; failed requests ${p.agent_failed} and ${p.socket_failed}`,
+      '',
+      `The median round, step by step: ${p.agent_s} s against ${p.socket_s} s.`,
       '',
       row([
         'host',
@@ -238,8 +246,8 @@ function socketSection(socket: Row | undefined): string[] {
   if (r) {
     lines.push(
       '',
-      'Reaction in the rolling-deploys above (HAProxy and each Tomcat sampled every 20 ms; the drain figures over both pairs,',
-      "6 hosts, Tomcat's first 200 to UP over the pair without warm-up, 3 hosts):",
+      'Reaction in every rolling-deploy of both pairs (HAProxy and each Tomcat sampled every 20 ms; the drain figures over',
+      "every host of every round, Tomcat's first 200 to UP over the pair without warm-up):",
       '',
       row(['figure', 'median', 'worst']),
       row(['---', '---', '---']),

@@ -32,8 +32,8 @@ import { saveRollSvg } from '../../agent/test/e2e/roll-svg.js'
 import { RollRecorder } from '../../agent/test/e2e/roll-timeline.js'
 import { PACKAGE_ROOT } from '../../agent/src/package-info.js'
 
-/** agentctl invocations per host in a rolling-deploy: pre-deploy's drain and down, post-deploy's ready. */
-const AGENTCTL_PER_HOST = 3
+/** agentctl invocations per host in a rolling-deploy: pre-deploy's drain-then-down, post-deploy's ready. */
+const AGENTCTL_PER_HOST = 2
 const SAMPLES = 5
 
 const DRAIN = 'pre-deploy: drain and wait until every load balancer confirms'

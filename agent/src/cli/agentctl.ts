@@ -39,6 +39,9 @@ Commands:
   ready                  take traffic (load balancers get 200)
   drain                  no new sessions; in-flight and persistent ones finish (404)
   down                   out of the farm (500)
+  down --drain-first --wait
+                         drain, wait until every load balancer confirms it, then down and
+                         wait again: what a deploy does before stopping Tomcat, in one call
   drain|down --for DUR   the state ends by itself after DUR: the agent sets ready then,
                          which answers 200 only once Tomcat is up and warmed up
   weight N% [--for DUR]  agent-check weight override, 1% to 100% (DUR: 600, 90s, 10m, 2h, 1d)
@@ -59,6 +62,9 @@ Options:
   --timeout SECONDS      give up waiting after this long: exit 1, the state stays set
                          (default 300; 0 waits for ever)
   --force-after SECONDS  stop waiting after this long and go on anyway: exit 0 with a warning
+                         (with --drain-first: for the drain)
+  --drain-timeout SEC    with --drain-first: give up on the drain after this long: exit 1,
+                         the server stays drained and is not set down (default 300)
   --for DURATION         with drain, down or weight N%: ends by itself after this long (at most 7d)
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
                          env HEALTH_AGENT_URL (default: the agent's --admin-listen)
@@ -80,6 +86,11 @@ Exit codes:
   6  canary: the host failed the gate
 `
 
+interface WaitLimits {
+  timeout: number
+  forceAfter: number
+}
+
 interface Invocation {
   command: 'status' | 'weight' | 'history' | AdminState
   weight?: WeightCommand
@@ -87,7 +98,9 @@ interface Invocation {
   historyQuery?: string
   json: boolean
   /** With --wait: seconds, 0 meaning never. */
-  wait: { timeout: number; forceAfter: number } | null
+  wait: WaitLimits | null
+  /** down --drain-first: the drain's own wait, before down's. */
+  drainFirst: WaitLimits | null
   reason?: string
   by: string
   /** drain or down --for: seconds until the agent ends the state itself. */
@@ -119,6 +132,8 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       wait: { type: 'boolean' },
       timeout: { type: 'string' },
       'force-after': { type: 'string' },
+      'drain-first': { type: 'boolean' },
+      'drain-timeout': { type: 'string' },
       for: { type: 'string' },
       since: { type: 'string' },
       limit: { type: 'string' },
@@ -144,7 +159,8 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     throw new UsageError(`unexpected argument "${rest[0]}" (quote a reason with spaces: --reason "deploy v42")`)
   if ((command === 'status' || command === 'history') && cli.options.reason !== undefined)
     throw new UsageError(`--reason goes with ready, drain or down, not ${command}`)
-  const wait = parseWait(command, cli.options)
+  const drainFirst = parseDrainFirst(command, cli.options)
+  const wait = parseWait(command, drainFirst ? { ...cli.options, 'force-after': undefined } : cli.options)
   const reason = cli.options.reason as string | undefined
   const by = (cli.options.by as string | undefined) ?? defaultBy()
   // Checked before anything is sent, with the schema the agent checks it with.
@@ -169,6 +185,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     historyQuery: historyQueryText,
     json: cli.options.json === true,
     wait,
+    drainFirst,
     reason,
     by,
     forSeconds,
@@ -178,11 +195,11 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
 }
 
 /** A refusal by the protocol's schema, said of the flag that carried the value: `--reason: expected ...`. */
-function asUsage<T>(validate: () => T): T {
+function asUsage<T>(validate: () => T, flags: Record<string, string> = {}): T {
   try {
     return validate()
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^"([^"]+)"/, '--$1'))
+    throw new UsageError((err as Error).message.replace(/^"([^"]+)"/, (_, field: string) => flags[field] ?? `--${field}`))
   }
 }
 
@@ -196,19 +213,33 @@ function stateDuration(text: string | undefined): number | undefined {
   return value
 }
 
-function parseWait(command: string, options: Record<string, unknown>): Invocation['wait'] {
+/** `down --drain-first`: the drain's wait limits (its own timeout, and --force-after); null without the flag. */
+function parseDrainFirst(command: string, options: Record<string, unknown>): WaitLimits | null {
+  if (!options['drain-first']) {
+    if (options['drain-timeout'] !== undefined) throw new UsageError('--drain-timeout goes with --drain-first')
+    return null
+  }
+  if (command !== 'down') throw new UsageError(`--drain-first goes with down, not ${command}`)
+  if (!options.wait) throw new UsageError('--drain-first goes with --wait: the drain must be confirmed before down')
+  if (options.json) throw new UsageError('--json goes without --drain-first: run drain --wait --json, then down --wait --json')
+  return parseWait('drain', { wait: true, timeout: options['drain-timeout'], 'force-after': options['force-after'] }, '--drain-timeout')
+}
+
+function parseWait(command: string, options: Record<string, unknown>, timeoutFlag = '--timeout'): Invocation['wait'] {
   if (!options.wait) {
     for (const flag of ['timeout', 'force-after']) if (options[flag] !== undefined) throw new UsageError(`--${flag} goes with --wait`)
     return null
   }
   if (command === 'status' || command === 'history') throw new UsageError(`--wait goes with ready, drain or down, not ${command}`)
   // The same checks as the agent's wait query, so a bad value is refused before the state changes.
-  const query = asUsage(() =>
-    validateRequest<WaitQuery>(
-      WaitQuerySchema,
-      { for: goalOf(command as AdminState), timeout: options.timeout, 'force-after': options['force-after'] },
-      'query',
-    ),
+  const query = asUsage(
+    () =>
+      validateRequest<WaitQuery>(
+        WaitQuerySchema,
+        { for: goalOf(command as AdminState), timeout: options.timeout, 'force-after': options['force-after'] },
+        'query',
+      ),
+    { timeout: timeoutFlag },
   )
   const forceAfter = query['force-after'] ?? 0
   if (options['force-after'] !== undefined && forceAfter === 0) throw new UsageError('--force-after: expected more than 0 seconds')
@@ -252,12 +283,28 @@ async function run(argv: string[]): Promise<number> {
     )
     return EXIT.OK
   }
+  if (invocation.drainFirst) {
+    // The drain is confirmed (or forced) before down: a failed drain leaves the server drained, not down.
+    const drained = await setState(invocation, 'drain', invocation.drainFirst, undefined)
+    if (drained !== EXIT.OK) return drained
+  }
+  return setState(invocation, command, invocation.wait, invocation.forSeconds)
+}
+
+/** Sets the admin state, says what changed, and with `wait` waits for the load balancers. */
+async function setState(
+  invocation: Invocation,
+  command: AdminState,
+  wait: WaitLimits | null,
+  forSeconds: number | undefined,
+): Promise<number> {
+  const { endpoint, token } = invocation
   const before = await callAgent<AgentStatus>(endpoint, token, 'GET', '/v1/status', undefined, REQUEST_TIMEOUT_MS)
-  const body = { state: command, reason: invocation.reason, by: invocation.by, for: invocation.forSeconds }
+  const body = { state: command, reason: invocation.reason, by: invocation.by, for: forSeconds }
   const after = await callAgent<AgentStatus>(endpoint, token, 'PUT', '/v1/state', body, REQUEST_TIMEOUT_MS)
   if (invocation.json) {
     // With --wait, one document at the end: {"status": ..., "wait": <the wait's last event>}.
-    if (invocation.wait) return waitFor(invocation, command, invocation.wait, after)
+    if (wait) return waitFor(invocation, command, wait, after)
     process.stdout.write(`${JSON.stringify(after, null, 2)}\n`)
     return EXIT.OK
   }
@@ -269,16 +316,11 @@ async function run(argv: string[]): Promise<number> {
   if (after.effective.state !== command)
     lines.push(`note: the agent answers ${after.effective.state} (HTTP ${after.effective.httpStatus}) because ${after.effective.why}`)
   process.stdout.write(`${lines.join('\n')}\n`)
-  return invocation.wait ? waitFor(invocation, command, invocation.wait, after) : EXIT.OK
+  return wait ? waitFor(invocation, command, wait, after) : EXIT.OK
 }
 
 /** Streams `/v1/wait` for the state just set, showing progress, and turns its outcome into an exit code. */
-async function waitFor(
-  invocation: Invocation,
-  command: AdminState,
-  wait: NonNullable<Invocation['wait']>,
-  status: AgentStatus,
-): Promise<number> {
+async function waitFor(invocation: Invocation, command: AdminState, wait: WaitLimits, status: AgentStatus): Promise<number> {
   const goal = goalOf(command)
   const tty = !invocation.json && process.stdout.isTTY === true
   const query = `for=${goal}&timeout=${wait.timeout}${wait.forceAfter ? `&force-after=${wait.forceAfter}` : ''}&progress=${tty ? 0.5 : 1}`

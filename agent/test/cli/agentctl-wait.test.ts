@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
+import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { startAgent, type RunningAgent } from '../helpers/agent.js'
-import { agentctl } from '../helpers/cli.js'
+import { agentctl, AGENTCTL_BIN, requireBuilt } from '../helpers/cli.js'
 import { httpRequest } from '../helpers/http.js'
 
 /** Checks as two HAProxy nodes with send-state would send them, every 50 ms, reporting what the test sets. */
@@ -69,4 +71,69 @@ t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors',
     status.stdout,
     /lbs {9}ready confirmed \(stale after 10s, expected lb1, lb2\)\n {2}lb1 be\/s1 +UP +scur=0 qcur=0 +checked \d\.\ds ago {2}ok/,
   )
+})
+
+/** Runs scripts/pre-deploy as a Tomcat hook would, with this agent. */
+function preDeploy(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(PACKAGE_ROOT, 'scripts/pre-deploy'), args, {
+      env: { PATH: process.env.PATH ?? '', AGENTCTL: `${process.execPath} ${requireBuilt(AGENTCTL_BIN)}`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+t.test('agentctl down --drain-first --wait, and pre-deploy through it: down only once the drain is confirmed', async (t) => {
+  const running = await startAgent(t, { expectLb: 'lb1,lb2' })
+  const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
+  const scur: Record<string, number> = { lb1: 1, lb2: 0 }
+  fakeLoadBalancers(t, running, scur)
+  const state = () => running.agent.core.store.current?.state
+
+  const usage: Array<[string[], RegExp]> = [
+    [['drain', '--drain-first', '--wait'], /--drain-first goes with down, not drain/],
+    [['down', '--drain-first'], /--drain-first goes with --wait/],
+    [['down', '--drain-first', '--wait', '--json'], /--json goes without --drain-first/],
+    [['down', '--wait', '--drain-timeout', '5'], /--drain-timeout goes with --drain-first/],
+    [['down', '--drain-first', '--wait', '--drain-timeout', 'soon'], /^agentctl: --drain-timeout: expected a number of seconds/],
+  ]
+  for (const [args, message] of usage) {
+    const r = await agentctl(args, env)
+    t.equal(r.code, 2, `${args.join(' ')} exits 2`)
+    t.match(r.stderr, message)
+  }
+  t.equal(state(), 'ready', 'a refused command changes nothing')
+
+  const stuck = await agentctl(['down', '--drain-first', '--wait', '--drain-timeout', '1'], env)
+  t.equal(stuck.code, 1, 'a drain not confirmed in time exits 1')
+  t.match(stuck.stderr, /drained not confirmed within 1\.\ds; the server stays drained/)
+  t.notMatch(stuck.stdout, /^down: /m, 'and down is never set')
+  t.equal(state(), 'drain', 'the server stays drained, not down')
+
+  const failedHook = await preDeploy(['--drain-timeout', '1'], env)
+  t.equal(failedHook.code, 1, 'pre-deploy exits 1 the same way')
+  t.match(failedHook.stderr, /pre-deploy: FAILED: drain and wait until every load balancer confirms \(exit 1, after/)
+  t.equal(state(), 'drain')
+
+  await agentctl(['ready', '--wait', '--timeout', '20'], env)
+  scur.lb1 = 0
+  const hook = await preDeploy(['--reason', 'deploy v2'], env)
+  t.equal(hook.code, 0, `pre-deploy exits 0 once drained and down ${hook.stderr}`)
+  t.match(
+    hook.stderr,
+    /step: drain and wait until every load balancer confirms\n.*done: drain and wait until every load balancer confirms \([\d.]+ s\)\n.*step: down and wait until no load balancer sends traffic\n.*done: down and wait until no load balancer sends traffic \([\d.]+ s\)/,
+    'two steps, in order',
+  )
+  t.match(
+    hook.stdout,
+    /drained: confirmed by 2 load balancers[\s\S]*down: admin state is now down \(was drain\)[\s\S]*down: confirmed by 2/,
+  )
+  t.equal(state(), 'down')
+  t.equal(running.agent.core.store.current?.reason, 'deploy v2')
 })

@@ -89,6 +89,7 @@ t.test('the httpchk backend snippet has what the drain needs', async (t) => {
     'http-check send-state',
     'check port 9990',
     'timeout check 2s',
+    'http-check send hdr X-Health-Hold 1000',
   ]) {
     t.match(text, line)
   }
