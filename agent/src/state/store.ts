@@ -326,6 +326,11 @@ export class StateStore extends EventEmitter<StoreEvents> {
     return { ...incoming, since }
   }
 
+  /** True while an API drain or down is in force but its file is still being written. */
+  get uncommitted(): boolean {
+    return this.early !== null
+  }
+
   /** Runs a change of `committed`/`early` and reports what it did to the state in force. */
   private update(change: () => void, source: ChangeSource): void {
     const from = this.current
