@@ -1,16 +1,22 @@
 import { connect } from 'node:net'
 import { spawn } from 'node:child_process'
+import { setTimeout as delay } from 'node:timers/promises'
 import { cpuSeconds, freePort, round, rssMb, startAgentProcess, stopChild, until, type BenchContext } from '../lib.js'
 
 const INTERVAL_MS = 2000
 const WINDOW_MS = 10_000
 
-/** One check as HAProxy sends it with send-state: HTTP/1.0, no Host, a new connection. */
-function check(port: number, lb: number): Promise<void> {
+/** The recommended snippet's hold and inter: a held check, then the next one 100 ms after its answer. */
+const HOLD_MS = 1000
+const INTER_MS = 100
+
+/** One check as HAProxy sends it with send-state: HTTP/1.0, no Host, a new connection; with `hold`, the snippet's X-Health-Hold. */
+function check(port: number, lb: number, hold = false): Promise<void> {
   const header = `UP; address=127.0.0.1; port=8080; name=be/web1; node=lb${lb}; weight=1/3; scur=${lb % 7}/30; qcur=0`
+  const asks = hold ? `X-Health-Hold: ${HOLD_MS}\r\n` : ''
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port })
-    socket.on('connect', () => socket.write(`GET /health HTTP/1.0\r\nX-Haproxy-Server-State: ${header}\r\n\r\n`))
+    socket.on('connect', () => socket.write(`GET /health HTTP/1.0\r\nX-Haproxy-Server-State: ${header}\r\n${asks}\r\n`))
     socket.on('data', () => undefined)
     socket.on('error', () => resolve())
     socket.on('close', () => resolve())
@@ -53,17 +59,72 @@ async function measure(ctx: BenchContext, pid: number, port: number, lbs: number
   }
 }
 
-/** The same 1,000 load balancers against a bare node:http server: what Node.js itself costs for them. */
+/**
+ * N load balancers on the recommended snippet: each check is held (nothing changes) and the next
+ * follows `inter` after its answer, phases spread over one cycle. CPU, RSS, checks/s and the
+ * checks open at the end of the window.
+ */
+async function measureHeld(ctx: BenchContext, pid: number, port: number, lbs: number): Promise<Record<string, number>> {
+  let stopped = false
+  let sent = 0
+  let open = 0
+  const loops: Array<Promise<void>> = []
+  for (let lb = 0; lb < lbs; lb++) {
+    loops.push(
+      (async () => {
+        await delay((lb * (HOLD_MS + INTER_MS)) / lbs)
+        while (!stopped) {
+          sent++
+          open++
+          await check(port, lb, true)
+          open--
+          await delay(INTER_MS)
+        }
+      })(),
+    )
+  }
+  ctx.cleanups.push(async () => {
+    stopped = true
+  })
+  await delay(HOLD_MS + INTER_MS + 500)
+  const cpuBefore = cpuSeconds(pid)
+  const sentBefore = sent
+  const started = performance.now()
+  await delay(WINDOW_MS)
+  const elapsed = (performance.now() - started) / 1000
+  const cpu = cpuSeconds(pid) - cpuBefore
+  const openAtEnd = open
+  stopped = true
+  await Promise.all(loops)
+  return {
+    lbs,
+    checks_per_s: round((sent - sentBefore) / elapsed, 1),
+    cpu_pct: round((cpu / elapsed) * 100, 2),
+    rss_mb: round(rssMb(pid), 1),
+    checks_open: openAtEnd,
+  }
+}
+
+/**
+ * The same 1,000 load balancers against a bare node:http server: what Node.js itself costs for
+ * them. With an argument `hold`, it answers each request after the snippet's hold, as the agent
+ * does with a held check while nothing changes.
+ */
 const BASELINE = `
 const http = require('node:http')
+const holdMs = Number(process.argv[2] || 0)
 http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
-  res.end('ready\\n')
+  const answer = () => {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+    res.end('ready\\n')
+  }
+  if (holdMs > 0) setTimeout(answer, holdMs)
+  else answer()
 }).listen(Number(process.argv[1]), '127.0.0.1')
 `
 
-function startBaseline(ctx: BenchContext, port: number) {
-  const child = spawn(process.execPath, ['-e', BASELINE, String(port)], { stdio: 'ignore' })
+function startBaseline(ctx: BenchContext, port: number, holdMs = 0) {
+  const child = spawn(process.execPath, ['-e', BASELINE, String(port), String(holdMs)], { stdio: 'ignore' })
   ctx.cleanups.push(() => stopChild(child))
   return child
 }
@@ -103,12 +164,51 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   })
   rows.push(avg(agentRuns))
   const bare = avg(bareRuns)
+  const held = await heldTurns(ctx)
   return {
     lbs: rows,
     baseline_node_http_1000_lbs: bare,
     cpu_ratio_1000_lbs_vs_node_http: round((rows[3]?.cpu_pct ?? 0) / bare.cpu_pct, 3),
     runs_1000_lbs: { agent: agentRuns, node_http: bareRuns },
+    held,
     interval_ms: INTERVAL_MS,
     window_ms: WINDOW_MS,
+  }
+}
+
+/**
+ * 1,000 load balancers on the recommended snippet (held checks, hold 1000 ms, inter 100 ms) against
+ * a bare node:http server that holds each request as long: the agent and the server take turns twice.
+ */
+async function heldTurns(ctx: BenchContext): Promise<Record<string, unknown>> {
+  const agentRuns: Array<Record<string, number>> = []
+  const bareRuns: Array<Record<string, number>> = []
+  for (let turn = 0; turn < 2; turn++) {
+    ctx.log(`scale: 1000 load balancers with held checks, agent then bare node:http (turn ${turn + 1} of 2)`)
+    const agent = await startAgentProcess(ctx, `scale-held-${turn}`)
+    agentRuns.push(await measureHeld(ctx, agent.pid, agent.healthPort, 1000))
+    await stopChild(agent.child)
+    const port = await freePort()
+    const baseline = startBaseline(ctx, port, HOLD_MS)
+    await until('baseline server', async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 10_000)
+    bareRuns.push(await measureHeld(ctx, baseline.pid as number, port, 1000))
+    await stopChild(baseline)
+  }
+  const mean = (runs: Array<Record<string, number>>, key: string) => round(runs.reduce((a, r) => a + (r[key] ?? 0), 0) / runs.length, 2)
+  const summary = (runs: Array<Record<string, number>>) => ({
+    checks_per_s: mean(runs, 'checks_per_s'),
+    cpu_pct: mean(runs, 'cpu_pct'),
+    rss_mb: mean(runs, 'rss_mb'),
+    checks_open: mean(runs, 'checks_open'),
+  })
+  const agent = summary(agentRuns)
+  const bare = summary(bareRuns)
+  return {
+    hold_ms: HOLD_MS,
+    inter_ms: INTER_MS,
+    agent,
+    node_http: bare,
+    cpu_ratio_vs_node_http: round(agent.cpu_pct / bare.cpu_pct, 3),
+    runs: { agent: agentRuns, node_http: bareRuns },
   }
 }
