@@ -10,7 +10,7 @@ import { startAgent, tempDir, type RunningAgent } from '../helpers/agent.js'
 import { waitFor } from '../helpers/wait.js'
 
 /**
- * Restart awareness on the agent's defaults (probe every 1000 ms, fall 3, rise 2, 200 ms while
+ * Restart awareness on the agent's defaults (probe every 1000 ms, fall 3, rise 2, 100 ms while
  * drain/down or returning): a stand-in Tomcat on a fixed port is stopped and started again faster
  * than fall x interval, the way a drained Tomcat restarts through its shutdown port.
  */
@@ -95,7 +95,7 @@ t.test(
     const { tomcat, agent } = await readyAgent(t)
     await agent.admin('PUT', '/v1/state', { state: 'drain' })
     t.equal((await agent.check()).status, 404)
-    t.match((await status(agent)).tomcat.probe, { watchful: true, fastIntervalMs: 200, intervalMs: 1000, fall: 3 })
+    t.match((await status(agent)).tomcat.probe, { watchful: true, fastIntervalMs: 100, intervalMs: 1000, fall: 3 })
 
     const stoppedAt = Date.now()
     await tomcat.stop()
