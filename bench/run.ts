@@ -19,6 +19,8 @@ const PARTS: Record<string, () => Promise<Part>> = {
 }
 
 const HELP = `Usage: npm run bench [-- PART ...]
+       npm run bench -- --report    write bench/RESULTS.md again from results.json and
+                                    FINDINGS.md, measuring nothing
 
 Parts: ${Object.keys(PARTS).join(', ')} (default: all). Each part's figures replace its own
 keys in bench/results.json; bench/RESULTS.md is written again from all of them.
@@ -31,13 +33,25 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
+  const resultsFile = join(PACKAGE_ROOT, 'bench/results.json')
+  if (argv.includes('--report')) {
+    if (argv.length > 1) {
+      process.stderr.write('bench: --report goes alone: it measures nothing\n')
+      return 2
+    }
+    if (!existsSync(resultsFile)) {
+      process.stderr.write(`bench: no ${resultsFile} to report from: run npm run bench first\n`)
+      return 1
+    }
+    writeReport(JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>)
+    return 0
+  }
   const unknown = argv.filter((p) => !(p in PARTS))
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown part "${unknown[0]}" (parts: ${Object.keys(PARTS).join(', ')})\n`)
     return 2
   }
   const selected = argv.length > 0 ? argv : Object.keys(PARTS)
-  const resultsFile = join(PACKAGE_ROOT, 'bench/results.json')
   const results = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {}
   results.machine = {
     cpus: cpus().length,
@@ -81,10 +95,14 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`)
+  writeReport(results)
+  return failed > 0 ? 1 : 0
+}
+
+function writeReport(results: Record<string, unknown>): void {
   const markdown = renderResults(results, join(PACKAGE_ROOT, 'bench/FINDINGS.md'))
   writeFileSync(join(PACKAGE_ROOT, 'bench/RESULTS.md'), markdown)
   process.stdout.write(markdown)
-  return failed > 0 ? 1 : 0
 }
 
 main(process.argv.slice(2)).then((code) => (process.exitCode = code))

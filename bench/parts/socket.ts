@@ -107,23 +107,33 @@ interface Sample {
   at: number
   status: string
   scur: number
-  tomcat: boolean
+}
+
+interface Samples {
+  /** What HAProxy showed of each server, every 20 ms. */
+  lb: Map<string, Sample[]>
+  /**
+   * When each Tomcat began to serve: the send time of a request answered 200 after one that was
+   * not. The request may have waited in Tomcat's queue, so this is the earliest moment it could
+   * have served: reactions measured from it are upper bounds.
+   */
+  servingFrom: Map<string, number[]>
 }
 
 /**
  * Samples, every 20 ms, what HAProxy shows of each server (status, scur) and whether its Tomcat
  * answers 200: the three reaction figures are read from these against the scripts' step lines.
  */
-function sampler(stack: Stack): { stop(): Promise<Map<string, Sample[]>> } {
-  const samples = new Map<string, Sample[]>(stack.hosts.map((h) => [h.name, []]))
-  const tomcat = new Map<string, boolean>(stack.hosts.map((h) => [h.name, true]))
+function sampler(stack: Stack): { stop(): Promise<Samples> } {
+  const lb = new Map<string, Sample[]>(stack.hosts.map((h) => [h.name, []]))
+  const servingFrom = new Map<string, number[]>(stack.hosts.map((h) => [h.name, []]))
   let stopping = false
-  const lb = (async () => {
+  const haproxy = (async () => {
     while (!stopping) {
       try {
         for (const row of await stack.haproxy.showStat()) {
-          const list = row.pxname === 'be' ? samples.get(row.svname ?? '') : undefined
-          list?.push({ at: Date.now(), status: row.status ?? '', scur: Number(row.scur), tomcat: tomcat.get(row.svname ?? '') ?? false })
+          const list = row.pxname === 'be' ? lb.get(row.svname ?? '') : undefined
+          list?.push({ at: Date.now(), status: row.status ?? '', scur: Number(row.scur) })
         }
       } catch {
         // HAProxy busy: the next sample tells
@@ -132,16 +142,20 @@ function sampler(stack: Stack): { stop(): Promise<Map<string, Sample[]>> } {
     }
   })()
   const probes = stack.hosts.map(async (h) => {
+    let serving = true
     while (!stopping) {
-      tomcat.set(h.name, await serves(h))
+      const sentAt = Date.now()
+      const ok = await serves(h)
+      if (ok && !serving) servingFrom.get(h.name)?.push(sentAt)
+      serving = ok
       await delay(20)
     }
   })
   return {
     async stop() {
       stopping = true
-      await Promise.all([lb, ...probes])
-      return samples
+      await Promise.all([haproxy, ...probes])
+      return { lb, servingFrom }
     },
   }
 }
@@ -154,22 +168,22 @@ interface Reaction {
 }
 
 /** The user's three waits in one host of the agent's roll. */
-function reactions(h: HostSteps, samples: Sample[]): Reaction {
+function reactions(h: HostSteps, samples: Sample[], servingFrom: number[]): Reaction {
   const startOf = (step: string) => (h.ends[step] ?? NaN) - (h.steps[step] ?? 0) * 1000
   const drainAt = startOf(DRAIN)
   const mine = samples.filter((s) => s.at >= drainAt && s.at <= h.endedAt)
   const nolb = mine.find((s) => s.status.startsWith('NOLB'))
   const idle = nolb && mine.find((s) => s.at >= nolb.at && s.scur === 0)
   const startAt = startOf(START)
-  const served = mine.find((s) => s.at >= startAt && s.tomcat)
-  const up = served && mine.find((s) => s.at >= served.at && s.status === 'UP')
+  const served = servingFrom.find((at) => at >= startAt && at <= h.endedAt)
+  const up = served !== undefined ? mine.find((s) => s.at >= served && s.status === 'UP') : undefined
   const s = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b) ? null : round((b - a) / 1000, 3)
   return {
     host: h.host,
     drain_to_nolb_s: s(drainAt, nolb?.at),
     last_request_to_drain_confirmed_s: s(idle?.at, h.ends[DRAIN]),
-    tomcat_200_to_haproxy_up_s: s(served?.at, up?.at),
+    tomcat_200_to_haproxy_up_s: s(served, up?.at),
   }
 }
 
@@ -197,7 +211,7 @@ async function oneRound(stack: Stack, inventory: string, wars: string[], from: n
     agent_failed: agent.report.failed,
     socket: { per_host: socket.result.per_host, load: loadSummary(socket) },
     agent: { per_host: steps.map((h) => ({ host: h.host, total_s: h.total_s, ...stepBreakdown(h) })), load: loadSummary(agent) },
-    reaction: steps.map((h) => reactions(h, samples.get(h.host) ?? [])),
+    reaction: steps.map((h) => reactions(h, samples.lb.get(h.host) ?? [], samples.servingFrom.get(h.host) ?? [])),
   }
 }
 
