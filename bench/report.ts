@@ -255,8 +255,8 @@ function socketSection(socket: Row | undefined): string[] {
     lines.push(
       '',
       'Reaction in every rolling-deploy of both pairs (HAProxy and each Tomcat sampled every 20 ms; the drain figures over',
-      "every host of every round, Tomcat's first 200 to UP over the pair without warm-up). Tomcat's first 200 is the send time",
-      'of the first request it answered 200 after its restart (it may have waited in its queue): that figure is an upper bound.',
+      "every host of every round, Tomcat's first 200 to UP over the pair without warm-up). Tomcat's first 200 is the first",
+      'answer 200 after its restart that came within 50 ms of its request (one queued during the start comes back late).',
       '',
       row(['figure', 'median', 'worst']),
       row(['---', '---', '---']),

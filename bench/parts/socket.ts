@@ -16,6 +16,8 @@ import { median, registrar, round, type BenchContext } from '../lib.js'
 
 const WARMUP_URLS = ['/app/', '/app/slow.jsp']
 const POLL_MS = 100
+/** A Tomcat that answers within this long serves (one queued during its start comes back late). */
+const PROMPT_MS = 50
 const DRAIN = 'pre-deploy: drain and wait until every load balancer confirms'
 const START = 'deploy-war: start tomcat'
 
@@ -113,9 +115,9 @@ interface Samples {
   /** What HAProxy showed of each server, every 20 ms. */
   lb: Map<string, Sample[]>
   /**
-   * When each Tomcat began to serve: the send time of a request answered 200 after one that was
-   * not. The request may have waited in Tomcat's queue, so this is the earliest moment it could
-   * have served: reactions measured from it are upper bounds.
+   * When each Tomcat began to serve: the moment a request was answered 200 within PROMPT_MS of
+   * being sent, after one that was not. A request sent while Tomcat starts waits in its queue and
+   * comes back late all at once; a prompt answer dates the start of service within PROMPT_MS.
    */
   servingFrom: Map<string, number[]>
 }
@@ -146,8 +148,12 @@ function sampler(stack: Stack): { stop(): Promise<Samples> } {
     while (!stopping) {
       const sentAt = Date.now()
       const ok = await serves(h)
-      if (ok && !serving) servingFrom.get(h.name)?.push(sentAt)
-      serving = ok
+      const answeredAt = Date.now()
+      if (!ok) serving = false
+      else if (!serving && answeredAt - sentAt <= PROMPT_MS) {
+        servingFrom.get(h.name)?.push(answeredAt)
+        serving = true
+      }
       await delay(20)
     }
   })
