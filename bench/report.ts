@@ -169,7 +169,7 @@ function rollSection(roll: Row | undefined): string[] {
   if (agentctl) {
     lines.push(
       '',
-      `Overhead ${roll.overhead_s} s in all. agentctl runs ${agentctl.calls_per_host} times per host (drain, down, ready); one call costs`,
+      `Overhead ${roll.overhead_s} s in all. agentctl runs ${agentctl.calls_per_host} times per host (pre-deploy's drain then down, post-deploy's ready); one call costs`,
       `${agentctl.agentctl_status_s} s before it does anything (\`agentctl status\`, median of 5, against ${agentctl.node_bare_s} s for a bare \`node -e 0\`):`,
       `${agentctl.total_s} s for the roll, ${fixed((num(agentctl.share_of_overhead) ?? 0) * 100, 0)}% of the overhead. The down steps (not in the floor) add`,
       `${fixed(sum(hosts, 'down_s'))} s, bash around the steps ${fixed(sum(hosts, 'scripts_s'))} s.`,

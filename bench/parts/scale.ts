@@ -129,10 +129,42 @@ function startBaseline(ctx: BenchContext, port: number, holdMs = 0) {
   return child
 }
 
+/** Turns of the agent and a bare node:http server at 1,000 load balancers: one turn of either can move by 10 %. */
+const TURNS = 4
+
+type Measure = (ctx: BenchContext, pid: number, port: number, lbs: number) => Promise<Record<string, number>>
+
+/** TURNS turns, the agent then the bare server (answering after `holdMs`), each measured with `measureWith`. */
+async function turns(ctx: BenchContext, label: string, measureWith: Measure, holdMs: number) {
+  const agentRuns: Array<Record<string, number>> = []
+  const bareRuns: Array<Record<string, number>> = []
+  for (let turn = 0; turn < TURNS; turn++) {
+    ctx.log(`scale: 1000 load balancers${label}, agent then bare node:http (turn ${turn + 1} of ${TURNS})`)
+    const agent = await startAgentProcess(ctx, `scale-1000${label ? '-held' : ''}-${turn}`)
+    agentRuns.push(await measureWith(ctx, agent.pid, agent.healthPort, 1000))
+    await stopChild(agent.child)
+    const port = await freePort()
+    const baseline = startBaseline(ctx, port, holdMs)
+    await until('baseline server', async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 10_000)
+    bareRuns.push(await measureWith(ctx, baseline.pid as number, port, 1000))
+    await stopChild(baseline)
+  }
+  const mean = (runs: Array<Record<string, number>>, key: string) => round(runs.reduce((a, r) => a + (r[key] ?? 0), 0) / runs.length, 2)
+  const summary = (runs: Array<Record<string, number>>) => {
+    const keys = Object.keys(runs[0] ?? {}).filter((k) => k !== 'lbs')
+    return { lbs: 1000, ...Object.fromEntries(keys.map((k) => [k, mean(runs, k)])) } as Record<string, number>
+  }
+  const agent = summary(agentRuns)
+  const bare = summary(bareRuns)
+  return { agent, bare, ratio: round((agent.cpu_pct ?? 0) / (bare.cpu_pct ?? 1), 3), runs: { agent: agentRuns, node_http: bareRuns } }
+}
+
 /**
  * The agent's CPU and memory with N simulated load balancers each checking every 2 s. At 1,000
- * the agent and a bare node:http server take turns twice: the machine is shared, and the ratio of
- * the two in the same run is the figure that says what the agent adds.
+ * the agent and a bare node:http server take turns: the machine is shared, and the ratio of the
+ * two in the same run is the figure that says what the agent adds. Then the same on the
+ * recommended snippet: held checks (hold 1000 ms, the next check 100 ms after each answer)
+ * against a bare node:http server that holds each request as long.
  */
 export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const rows: Array<Record<string, number>> = []
@@ -142,73 +174,23 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     rows.push(await measure(ctx, agent.pid, agent.healthPort, lbs))
     await stopChild(agent.child)
   }
-  const agentRuns: Array<Record<string, number>> = []
-  const bareRuns: Array<Record<string, number>> = []
-  for (let turn = 0; turn < 2; turn++) {
-    ctx.log(`scale: 1000 load balancers, agent then bare node:http (turn ${turn + 1} of 2)`)
-    const agent = await startAgentProcess(ctx, `scale-1000-${turn}`)
-    agentRuns.push(await measure(ctx, agent.pid, agent.healthPort, 1000))
-    await stopChild(agent.child)
-    const port = await freePort()
-    const baseline = startBaseline(ctx, port)
-    await until('baseline server', async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok)
-    bareRuns.push(await measure(ctx, baseline.pid as number, port, 1000))
-    await stopChild(baseline)
-  }
-  const mean = (runs: Array<Record<string, number>>, key: string) => round(runs.reduce((a, r) => a + (r[key] ?? 0), 0) / runs.length, 2)
-  const avg = (runs: Array<Record<string, number>>) => ({
-    lbs: 1000,
-    checks_per_s: mean(runs, 'checks_per_s'),
-    cpu_pct: mean(runs, 'cpu_pct'),
-    rss_mb: mean(runs, 'rss_mb'),
-  })
-  rows.push(avg(agentRuns))
-  const bare = avg(bareRuns)
-  const held = await heldTurns(ctx)
+  const every2s = await turns(ctx, '', measure, 0)
+  rows.push(every2s.agent)
+  const held = await turns(ctx, ' with held checks', measureHeld, HOLD_MS)
   return {
     lbs: rows,
-    baseline_node_http_1000_lbs: bare,
-    cpu_ratio_1000_lbs_vs_node_http: round((rows[3]?.cpu_pct ?? 0) / bare.cpu_pct, 3),
-    runs_1000_lbs: { agent: agentRuns, node_http: bareRuns },
-    held,
+    baseline_node_http_1000_lbs: every2s.bare,
+    cpu_ratio_1000_lbs_vs_node_http: every2s.ratio,
+    runs_1000_lbs: every2s.runs,
+    held: {
+      hold_ms: HOLD_MS,
+      inter_ms: INTER_MS,
+      agent: held.agent,
+      node_http: held.bare,
+      cpu_ratio_vs_node_http: held.ratio,
+      runs: held.runs,
+    },
     interval_ms: INTERVAL_MS,
     window_ms: WINDOW_MS,
-  }
-}
-
-/**
- * 1,000 load balancers on the recommended snippet (held checks, hold 1000 ms, inter 100 ms) against
- * a bare node:http server that holds each request as long: the agent and the server take turns twice.
- */
-async function heldTurns(ctx: BenchContext): Promise<Record<string, unknown>> {
-  const agentRuns: Array<Record<string, number>> = []
-  const bareRuns: Array<Record<string, number>> = []
-  for (let turn = 0; turn < 2; turn++) {
-    ctx.log(`scale: 1000 load balancers with held checks, agent then bare node:http (turn ${turn + 1} of 2)`)
-    const agent = await startAgentProcess(ctx, `scale-held-${turn}`)
-    agentRuns.push(await measureHeld(ctx, agent.pid, agent.healthPort, 1000))
-    await stopChild(agent.child)
-    const port = await freePort()
-    const baseline = startBaseline(ctx, port, HOLD_MS)
-    await until('baseline server', async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 10_000)
-    bareRuns.push(await measureHeld(ctx, baseline.pid as number, port, 1000))
-    await stopChild(baseline)
-  }
-  const mean = (runs: Array<Record<string, number>>, key: string) => round(runs.reduce((a, r) => a + (r[key] ?? 0), 0) / runs.length, 2)
-  const summary = (runs: Array<Record<string, number>>) => ({
-    checks_per_s: mean(runs, 'checks_per_s'),
-    cpu_pct: mean(runs, 'cpu_pct'),
-    rss_mb: mean(runs, 'rss_mb'),
-    checks_open: mean(runs, 'checks_open'),
-  })
-  const agent = summary(agentRuns)
-  const bare = summary(bareRuns)
-  return {
-    hold_ms: HOLD_MS,
-    inter_ms: INTER_MS,
-    agent,
-    node_http: bare,
-    cpu_ratio_vs_node_http: round(agent.cpu_pct / bare.cpu_pct, 3),
-    runs: { agent: agentRuns, node_http: bareRuns },
   }
 }
