@@ -16,8 +16,6 @@ import { median, registrar, round, type BenchContext } from '../lib.js'
 
 const WARMUP_URLS = ['/app/', '/app/slow.jsp']
 const POLL_MS = 100
-/** A Tomcat that answers within this long serves (one queued during its start comes back late). */
-const PROMPT_MS = 50
 const DRAIN = 'pre-deploy: drain and wait until every load balancer confirms'
 const START = 'deploy-war: start tomcat'
 
@@ -115,11 +113,10 @@ interface Samples {
   /** What HAProxy showed of each server, every 20 ms. */
   lb: Map<string, Sample[]>
   /**
-   * When each Tomcat began to serve: the moment a request was answered 200 within PROMPT_MS of
-   * being sent, after one that was not. A request sent while Tomcat starts waits in its queue and
-   * comes back late all at once; a prompt answer dates the start of service within PROMPT_MS.
+   * When each Tomcat began to serve: the moment the first request answered 200 after one that was
+   * not came back, and how long that request took (Tomcat's first answers after a start are slow).
    */
-  servingFrom: Map<string, number[]>
+  servingFrom: Map<string, Array<{ at: number; tookMs: number }>>
 }
 
 /**
@@ -128,7 +125,7 @@ interface Samples {
  */
 function sampler(stack: Stack): { stop(): Promise<Samples> } {
   const lb = new Map<string, Sample[]>(stack.hosts.map((h) => [h.name, []]))
-  const servingFrom = new Map<string, number[]>(stack.hosts.map((h) => [h.name, []]))
+  const servingFrom = new Map<string, Array<{ at: number; tookMs: number }>>(stack.hosts.map((h) => [h.name, []]))
   let stopping = false
   const haproxy = (async () => {
     while (!stopping) {
@@ -149,11 +146,8 @@ function sampler(stack: Stack): { stop(): Promise<Samples> } {
       const sentAt = Date.now()
       const ok = await serves(h)
       const answeredAt = Date.now()
-      if (!ok) serving = false
-      else if (!serving && answeredAt - sentAt <= PROMPT_MS) {
-        servingFrom.get(h.name)?.push(answeredAt)
-        serving = true
-      }
+      if (ok && !serving) servingFrom.get(h.name)?.push({ at: answeredAt, tookMs: answeredAt - sentAt })
+      serving = ok
       await delay(20)
     }
   })
@@ -171,17 +165,20 @@ interface Reaction {
   drain_to_nolb_s: number | null
   last_request_to_drain_confirmed_s: number | null
   tomcat_200_to_haproxy_up_s: number | null
+  /** How long the first request Tomcat answered 200 after its start took. */
+  tomcat_first_200_took_s: number | null
 }
 
 /** The user's three waits in one host of the agent's roll. */
-function reactions(h: HostSteps, samples: Sample[], servingFrom: number[]): Reaction {
+function reactions(h: HostSteps, samples: Sample[], servingFrom: Array<{ at: number; tookMs: number }>): Reaction {
   const startOf = (step: string) => (h.ends[step] ?? NaN) - (h.steps[step] ?? 0) * 1000
   const drainAt = startOf(DRAIN)
   const mine = samples.filter((s) => s.at >= drainAt && s.at <= h.endedAt)
   const nolb = mine.find((s) => s.status.startsWith('NOLB'))
   const idle = nolb && mine.find((s) => s.at >= nolb.at && s.scur === 0)
   const startAt = startOf(START)
-  const served = servingFrom.find((at) => at >= startAt && at <= h.endedAt)
+  const first = servingFrom.find((x) => x.at >= startAt && x.at <= h.endedAt)
+  const served = first?.at
   const up = served !== undefined ? mine.find((s) => s.at >= served && s.status === 'UP') : undefined
   const s = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b) ? null : round((b - a) / 1000, 3)
@@ -190,6 +187,7 @@ function reactions(h: HostSteps, samples: Sample[], servingFrom: number[]): Reac
     drain_to_nolb_s: s(drainAt, nolb?.at),
     last_request_to_drain_confirmed_s: s(idle?.at, h.ends[DRAIN]),
     tomcat_200_to_haproxy_up_s: s(served, up?.at),
+    tomcat_first_200_took_s: first ? round(first.tookMs / 1000, 3) : null,
   }
 }
 
@@ -263,6 +261,7 @@ function summarize(cold: Reaction[], warm: Reaction[]): Record<string, unknown> 
     ['drain_to_nolb_s', [...cold, ...warm]],
     ['last_request_to_drain_confirmed_s', [...cold, ...warm]],
     ['tomcat_200_to_haproxy_up_s', cold],
+    ['tomcat_first_200_took_s', cold],
   ] as const
   for (const [key, rows] of keys) {
     const values = rows.map((r) => r[key]).filter((v): v is number => typeof v === 'number')

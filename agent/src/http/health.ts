@@ -5,7 +5,7 @@ import { publicStatus, renderStatus } from '../protocol/render.js'
 import { followChanges } from './page/changes.js'
 import { statusPage } from './page/plugin.js'
 import type { Verdict } from '../state/effective.js'
-import { HOLD_HEADER, holdMs, parseHoldHeader } from '../lb/hold.js'
+import { HOLD_HEADER, holdCapAfterCut, holdMs, parseHoldHeader } from '../lb/hold.js'
 import type { LbView } from '../lb/views.js'
 import { HeldChecks } from './held-checks.js'
 
@@ -56,6 +56,15 @@ function checkAnswerer(core: AgentCore): {
   core.store.on('committed', () => held.releaseAll())
   // A new wait wants every load balancer's next view: the held ones come back after one inter.
   core.on('wait', () => held.releaseAll())
+  const holdCut = (view: LbView, heldMs: number, wantedMs: number) => {
+    const before = view.holdCapMs
+    view.holdCapMs = holdCapAfterCut(heldMs, before)
+    if (view.holdCapMs === before) return
+    core.logger.warn(
+      { lb: view.node, server: view.name, heldMs, holdMs: wantedMs, capMs: view.holdCapMs },
+      `load balancer ${view.node} (${view.name}) hung up on a check held ${heldMs} ms of ${wantedMs}: its timeout check is shorter than its X-Health-Hold, or it reloaded; holding its checks at most ${view.holdCapMs} ms from now on`,
+    )
+  }
   return {
     held,
     isCheck: (request) => {
@@ -74,11 +83,18 @@ function checkAnswerer(core: AgentCore): {
           : holdMs({
               requestedMs,
               maxMs: core.config.checkHoldMaxMs,
+              capMs: view.holdCapMs,
               state: view.state,
               httpStatus,
               wantedSoon: core.lb.tracker.wantsViewSoon(view),
             })
-      if (ms > 0) held.hold(response, ms, () => send(response, view))
+      if (ms > 0)
+        held.hold(
+          response,
+          ms,
+          () => send(response, view),
+          (heldMs) => holdCut(view, heldMs, ms),
+        )
       else send(response, view)
     },
   }

@@ -43,6 +43,8 @@ export interface HoldInputs {
   requestedMs: number | null
   /** The agent's own limit (checkHoldMaxMs); 0 never holds. */
   maxMs: number
+  /** This load balancer's own limit, learnt when it hung up on a held check (see holdCapAfterCut); null if none. */
+  capMs: number | null
   /** The check's send-state header, parsed; a checker without one is never held. */
   state: ServerState | null
   /** What the agent answers now. */
@@ -56,5 +58,19 @@ export function holdMs(inputs: HoldInputs): number {
   const { requestedMs, maxMs, state } = inputs
   if (requestedMs === null || maxMs <= 0 || state === null) return 0
   if (inputs.wantedSoon || !settledOn(state, inputs.httpStatus)) return 0
-  return Math.min(requestedMs, maxMs)
+  return Math.min(requestedMs, maxMs, inputs.capMs ?? Infinity)
 }
+
+/**
+ * A load balancer hung up on a check held `heldMs`: its `timeout check` is shorter than the hold
+ * it asked for (or it was reloading). Its checks are held at most half as long from then on, so
+ * that a hold never costs it a failed check twice; under MIN_USEFUL_HOLD_MS they are not held.
+ */
+export function holdCapAfterCut(heldMs: number, capMs: number | null): number {
+  const cap = Math.floor(heldMs / 2)
+  const next = cap < MIN_USEFUL_HOLD_MS ? 0 : cap
+  return capMs === null ? next : Math.min(capMs, next)
+}
+
+/** A hold shorter than this saves the load balancer little and risks its timeout: answer at once. */
+export const MIN_USEFUL_HOLD_MS = 100

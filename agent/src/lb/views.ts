@@ -26,6 +26,8 @@ export interface LbView {
   checks: number
   /** Its usual time between checks (a moving average); null after a single check. */
   cadenceMs: number | null
+  /** The longest hold for its checks, once it hung up on a held one (lb/hold.ts); null if never. */
+  holdCapMs: number | null
 }
 
 export interface LbViewsOptions {
@@ -91,6 +93,7 @@ export class LbViews extends EventEmitter<ViewEvents> {
         firstSeenAt: now,
         checks: 0,
         cadenceMs: null,
+        holdCapMs: null,
       }
     }
     view.source = source

@@ -34,11 +34,14 @@ t.test('a check is held only when its load balancer asks and already shows the a
   const running = await startAgent(t)
   const asked = { 'x-haproxy-server-state': SETTLED_UP, 'x-health-hold': '60000' }
 
-  const held = heldCheck(running, asked)
+  // Another load balancer (its own view) hangs up on its held check.
+  const gone = heldCheck(running, { ...asked, 'x-haproxy-server-state': SETTLED_UP.replace('node=lb1', 'node=lb9') })
   await waitFor('the check is held', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
-  held.abort()
-  await held.answer.catch(() => '')
+  gone.abort()
+  await gone.answer.catch(() => '')
   await waitFor('a load balancer that hangs up leaves nothing held', async () => (await heldNow(running)) === 0, { timeoutMs: 10_000 })
+  const lb9 = running.agent.core.lb.views.list().find((v) => v.node === 'lb9')
+  t.equal(lb9?.holdCapMs, 0, 'and, cut after a few milliseconds, its checks are not held any more')
 
   for (const [name, headers] of [
     ['no X-Health-Hold', { 'x-haproxy-server-state': SETTLED_UP }],
@@ -128,4 +131,39 @@ t.test('on the recommended snippet, a drain, a down and a return reach HAProxy o
     t.ok(Number(line?.[1]) >= HELD_FOR_MS, `that check had been held ${line?.[1]} ms: the agent answered it when the state changed`)
     t.comment(`${state}: HAProxy showed ${expected} ${seenAt - changedAt} ms after the change`)
   }
+})
+
+t.test('a load balancer whose timeout check is shorter than its hold: one failed check, then the agent holds it shorter', async (t) => {
+  const running = await startAgent(t)
+  const server = createServer((_, res) => res.end('app\n'))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const stateFile = join(running.dir, 'haproxy-server-state')
+  writeFileSync(stateFile, '1\n')
+  // The recommended backend with an operator's shorter timeout check than the hold it asks for.
+  const config = recommendedBackend((server.address() as { port: number }).port, running.healthPort, stateFile).replace(
+    'timeout check 2s',
+    'timeout check 400ms',
+  )
+  t.match(config, /timeout check 400ms/)
+  const haproxy = await startHaproxy(t, running.dir, config)
+  const status = async () => (await haproxy.serverStat('tomcats', 'web1')).status
+  await waitFor('HAProxy sees web1 UP', async () => (await status()) === 'UP', { timeoutMs: 30_000 })
+  const view = () => running.agent.core.lb.views.list()[0]
+  await waitFor('the agent learnt a shorter hold for it', () => (view()?.holdCapMs ?? null) !== null, {
+    timeoutMs: 30_000,
+    intervalMs: 20,
+  })
+  const learnt = view()?.holdCapMs ?? 0
+  t.ok(learnt > 0 && learnt < 400, `holds at most ${learnt} ms now`)
+  const checksThen = view()?.checks ?? 0
+  await waitFor('ten more checks', () => (view()?.checks ?? 0) >= checksThen + 10, { timeoutMs: 30_000, intervalMs: 50 })
+  // Each check is logged twice (HAProxy's warning, then the raw log line): count the warnings.
+  const timeouts = haproxy.output().match(/\[WARNING\][^\n]*Health check for server tomcats\/web1 failed, reason: Layer7 timeout/g) ?? []
+  t.equal(timeouts.length, 1, `one check timed out, the first held one; none since (${timeouts.length})`)
+  t.equal(await status(), 'UP', 'the server stayed UP: one failed check of fall 2')
+  t.ok(
+    running.logLines().some((l) => /hung up on a check held \d+ ms of 1000/.test(String(l.msg))),
+    'the agent says why it holds that load balancer shorter',
+  )
 })

@@ -41,6 +41,7 @@ function lb(node: string, status: string, spec: ViewSpec = {}): LbView {
     firstSeenAt: at - 60_000,
     checks: 10,
     cadenceMs: 1000,
+    holdCapMs: null,
   }
 }
 
@@ -60,6 +61,7 @@ function plain(source: string, answered: number, spec: ViewSpec = {}): LbView {
     firstSeenAt: at - 60_000,
     checks: spec.checks ?? 10,
     cadenceMs,
+    holdCapMs: null,
   }
 }
 

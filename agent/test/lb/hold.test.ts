@@ -1,5 +1,5 @@
 import t from 'tap'
-import { holdMs, MAX_HOLD_HEADER_MS, parseHoldHeader, settledOn } from '../../src/lb/hold.js'
+import { holdCapAfterCut, holdMs, MAX_HOLD_HEADER_MS, MIN_USEFUL_HOLD_MS, parseHoldHeader, settledOn } from '../../src/lb/hold.js'
 import { parseServerState, type ServerState } from '../../src/lb/send-state.js'
 
 function state(head: string, scur = 0): ServerState {
@@ -49,7 +49,7 @@ t.test('settled: the load balancer shows what the answer tells it and counts not
 })
 
 t.test('hold only when asked, allowed, settled and no wait needs the next view', async (t) => {
-  const base = { requestedMs: 1000, maxMs: 1000, state: state('UP'), httpStatus: 200, wantedSoon: false }
+  const base = { requestedMs: 1000, maxMs: 1000, capMs: null, state: state('UP'), httpStatus: 200, wantedSoon: false }
   t.equal(holdMs(base), 1000)
   t.equal(holdMs({ ...base, requestedMs: 400 }), 400, 'the shorter of the two')
   t.equal(holdMs({ ...base, requestedMs: 5000 }), 1000, "the agent's limit wins")
@@ -59,4 +59,13 @@ t.test('hold only when asked, allowed, settled and no wait needs the next view',
   t.equal(holdMs({ ...base, httpStatus: 404 }), 0, 'a drain to tell')
   t.equal(holdMs({ ...base, state: state('NOLB', 3), httpStatus: 404, wantedSoon: true }), 0, 'a drain wait wants the sessions again')
   t.equal(holdMs({ ...base, state: state('NOLB', 3), httpStatus: 404 }), 1000, 'no wait: a draining server is held too')
+  t.equal(holdMs({ ...base, capMs: 300 }), 300, "the load balancer's own limit, once learnt, wins")
+  t.equal(holdMs({ ...base, capMs: 0 }), 0, 'a limit of 0 answers at once')
+})
+
+t.test('a load balancer that hangs up on a held check gets half that hold from then on, and never more', async (t) => {
+  t.equal(holdCapAfterCut(600, null), 300)
+  t.equal(holdCapAfterCut(990, 300), 300, 'a later, longer cut does not raise it')
+  t.equal(holdCapAfterCut(400, 300), 200)
+  t.equal(holdCapAfterCut(150, null), 0, `under ${MIN_USEFUL_HOLD_MS} ms a hold is not worth it`)
 })
