@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import { connect } from 'node:net'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { startAgent, type RunningAgent } from '../helpers/agent.js'
 import { startHaproxy } from '../helpers/haproxy.js'
@@ -76,20 +76,23 @@ function recommendedBackend(serverPort: number, agentPort: number, stateFile: st
   return `global\n    server-state-file ${stateFile}\n    log stderr format raw local0\n\ndefaults\n    log global\n    option log-health-checks\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n${backend}\n    server web1 127.0.0.1:${serverPort} cookie web1\n`
 }
 
-t.test('on the recommended snippet, a drain, a down and a return reach HAProxy on the check the agent was holding', async (t) => {
+/** A real agent on its defaults behind a real HAProxy on the recommended backend (`edit` changes it first). */
+async function agentBehindHaproxy(t: Test, edit: (config: string) => string = (c) => c) {
   const running = await startAgent(t)
   const server = createServer((_, res) => res.end('app\n'))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const stateFile = join(running.dir, 'haproxy-server-state')
   writeFileSync(stateFile, '1\n')
-  const haproxy = await startHaproxy(
-    t,
-    running.dir,
-    recommendedBackend((server.address() as { port: number }).port, running.healthPort, stateFile),
-  )
+  const config = edit(recommendedBackend((server.address() as { port: number }).port, running.healthPort, stateFile))
+  const haproxy = await startHaproxy(t, running.dir, config)
   const status = async () => (await haproxy.serverStat('tomcats', 'web1')).status
   await waitFor('HAProxy sees web1 UP', async () => (await status()) === 'UP', { timeoutMs: 30_000 })
+  return { running, haproxy, status, config }
+}
+
+t.test('on the recommended snippet, a drain, a down and a return reach HAProxy on the check the agent was holding', async (t) => {
+  const { running, haproxy, status } = await agentBehindHaproxy(t)
 
   // Each change is made once the check in hand has been held for a while: if HAProxy acted on a
   // check of its own (one inter later), the check duration it logs would be a few milliseconds.
@@ -134,21 +137,9 @@ t.test('on the recommended snippet, a drain, a down and a return reach HAProxy o
 })
 
 t.test('a load balancer whose timeout check is shorter than its hold: one failed check, then the agent holds it shorter', async (t) => {
-  const running = await startAgent(t)
-  const server = createServer((_, res) => res.end('app\n'))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const stateFile = join(running.dir, 'haproxy-server-state')
-  writeFileSync(stateFile, '1\n')
   // The recommended backend with an operator's shorter timeout check than the hold it asks for.
-  const config = recommendedBackend((server.address() as { port: number }).port, running.healthPort, stateFile).replace(
-    'timeout check 2s',
-    'timeout check 400ms',
-  )
+  const { running, haproxy, status, config } = await agentBehindHaproxy(t, (c) => c.replace('timeout check 2s', 'timeout check 400ms'))
   t.match(config, /timeout check 400ms/)
-  const haproxy = await startHaproxy(t, running.dir, config)
-  const status = async () => (await haproxy.serverStat('tomcats', 'web1')).status
-  await waitFor('HAProxy sees web1 UP', async () => (await status()) === 'UP', { timeoutMs: 30_000 })
   const view = () => running.agent.core.lb.views.list()[0]
   await waitFor('the agent learnt a shorter hold for it', () => (view()?.holdCapMs ?? null) !== null, {
     timeoutMs: 30_000,
