@@ -42,6 +42,12 @@ export type CoreEvents = {
   admin: [StateChange]
   /** A wait on the load balancers began. */
   wait: [WaitGoal]
+  /**
+   * The HTTP answer changed and what it rests on is in the state file: what a load balancer may
+   * be told at once (held checks). An API drain is answered while its file is written, but an
+   * agent killed before the write comes back without it, so it is announced only once written.
+   */
+  announce: [number]
 }
 
 export interface StateInput {
@@ -73,6 +79,8 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   private readonly expiry: StateExpiry
   private readonly verdicts: VerdictKeeper
   private agentCheckDoor: AgentCheckDoorInfo | null = null
+  /** The answer last announced to held checks; null until start() has decided the first one. */
+  private announced: number | null = null
   private tomcatLiveness: string | undefined
 
   constructor(config: ResolvedConfig, logger: Logger) {
@@ -110,6 +118,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       (change) => this.verdictChanged(change),
     )
     this.store.on('change', (change) => this.adminChanged(change))
+    this.store.on('committed', () => this.announce())
     this.store.on('problem', (problem) => {
       this.metrics.stateFileProblem(problem?.kind ?? null)
       this.verdicts.recompute('file')
@@ -189,6 +198,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     await this.weight.load()
     await this.access?.start()
     const verdict = this.verdicts.begin()
+    this.announced = verdict.httpStatus
     this.metrics.setAdminState(this.store.current?.state ?? null)
     this.metrics.setEffectiveState(verdict.state)
     this.weight.onAgentStart(verdict.state)
@@ -265,5 +275,13 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       )
     }
     this.emit('verdict', change)
+    this.announce()
+  }
+
+  private announce(): void {
+    const httpStatus = this.verdicts.get().httpStatus
+    if (this.store.uncommitted || this.announced === null || httpStatus === this.announced) return
+    this.announced = httpStatus
+    this.emit('announce', httpStatus)
   }
 }

@@ -48,12 +48,7 @@ function checkAnswerer(core: AgentCore): {
     // Node sends no body for HEAD by itself.
     response.end(body)
   }
-  // A held check tells a load balancer a change once it is on disk: an agent killed while writing
-  // a drain comes back without it, and HAProxy must not have acted on it for sure.
-  core.on('verdict', ({ previous, next }) => {
-    if (previous.httpStatus !== next.httpStatus && !core.store.uncommitted) held.releaseAll()
-  })
-  core.store.on('committed', () => held.releaseAll())
+  core.on('announce', () => held.releaseAll())
   // A new wait wants every load balancer's next view: the held ones come back after one inter.
   core.on('wait', () => held.releaseAll())
   const holdCut = (view: LbView, heldMs: number, wantedMs: number) => {
