@@ -6,6 +6,7 @@ import { spawnAgent, type AgentProcess } from '../helpers/process.js'
 import { freePort, requireBinary, type Teardowns } from '../helpers/system.js'
 import { CATALINA_HOME, DEFAULT_JAVA_OPTS, Tomcat, writeWebapp } from '../helpers/tomcat.js'
 import { waitFor } from '../helpers/wait.js'
+import { RECOMMENDED_BACKEND } from '../helpers/snippet.js'
 import { writeWar } from '../helpers/war.js'
 import { httpRequest } from '../helpers/http.js'
 import { LoadGenerator } from '../helpers/load.js'
@@ -23,7 +24,7 @@ export type { BackendCounters } from './reloadable-haproxy.js'
  */
 
 export const SLOW_MS = 300
-export const RECOMMENDED_BACKEND = join(PACKAGE_ROOT, 'haproxy-snippets/httpchk-backend.cfg')
+export { RECOMMENDED_BACKEND }
 const SNIPPET_STATE_FILE = '/var/lib/haproxy/server-state'
 
 function ms(value: string): number {

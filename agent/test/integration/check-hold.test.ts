@@ -1,9 +1,9 @@
 import { createServer } from 'node:http'
 import { connect } from 'node:net'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { PACKAGE_ROOT } from '../../src/package-info.js'
+import { recommendedBackend } from '../e2e/stack.js'
 import { startAgent, type RunningAgent } from '../helpers/agent.js'
 import { startHaproxy } from '../helpers/haproxy.js'
 import { httpRequest } from '../helpers/http.js'
@@ -30,9 +30,30 @@ function heldCheck(running: RunningAgent, headers: Record<string, string>): { an
   return { answer, abort: () => socket.destroy() }
 }
 
+/**
+ * The answer to a check, within `ms`: with holds of a minute in this test, a check that comes
+ * back within seconds was answered at once (or released by a change), not held to the end.
+ */
+async function within(check: { answer: Promise<string> }, ms: number, what: string): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms (held?)`)), ms)
+  })
+  try {
+    return await Promise.race([check.answer, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 t.test('a check is held only when its load balancer asks and already shows the answer', async (t) => {
-  const running = await startAgent(t)
+  // Holds of a minute: an answer that comes within seconds was not held to the end.
+  const running = await startAgent(t, { checkHoldMaxMs: '60000' })
   const asked = { 'x-haproxy-server-state': SETTLED_UP, 'x-health-hold': '60000' }
+  const view = (status: string, scur = 0) => ({
+    ...asked,
+    'x-haproxy-server-state': SETTLED_UP.replace('UP;', `${status};`).replace('scur=0/0', `scur=${scur}/${scur}`),
+  })
 
   // Another load balancer (its own view) hangs up on its held check.
   const gone = heldCheck(running, { ...asked, 'x-haproxy-server-state': SETTLED_UP.replace('node=lb1', 'node=lb9') })
@@ -46,34 +67,43 @@ t.test('a check is held only when its load balancer asks and already shows the a
   for (const [name, headers] of [
     ['no X-Health-Hold', { 'x-haproxy-server-state': SETTLED_UP }],
     ['no send-state header', { 'x-health-hold': '60000' }],
-    ['a view that moves (UP 1/2)', { ...asked, 'x-haproxy-server-state': SETTLED_UP.replace('UP;', 'UP 1/2;') }],
-    ['a view that differs from the answer (NOLB while ready)', { ...asked, 'x-haproxy-server-state': SETTLED_UP.replace('UP;', 'NOLB;') }],
+    ['a view that moves (UP 1/2)', view('UP 1/2')],
+    ['a view that differs from the answer (NOLB while ready)', view('NOLB')],
     ['a hold that is not a duration', { ...asked, 'x-health-hold': 'forever' }],
   ] as const) {
-    t.match(await heldCheck(running, headers).answer, /^HTTP\/1\.1 200 OK/, `${name}: answered at once`)
+    t.match(await within(heldCheck(running, headers), 5000, name), /^HTTP\/1\.1 200 OK/, `${name}: answered at once`)
   }
 
   const drained = heldCheck(running, asked)
   await waitFor('held again', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
   await running.agent.core.setState({ state: 'drain', reason: 'hold test' })
-  t.match(await drained.answer, /^HTTP\/1\.1 404 /, 'the drain answers the held check at once, with the new answer')
+  t.match(await within(drained, 5000, 'the drain'), /^HTTP\/1\.1 404 /, 'the drain answers the held check at once, with the new answer')
+
+  // A drain wait wants the next view of a load balancer that still shows sessions: answered at once.
+  // One that shows none is held; a new wait answers it, so that its next view comes soon.
+  const wait = running.agent.core.wait('drained', { timeoutMs: 60_000, forceAfterMs: 0, progressMs: 60_000, onEvent: () => undefined })
+  t.teardown(() => wait.cancel())
+  t.match(await within(heldCheck(running, view('NOLB', 2)), 5000, 'NOLB with sessions'), /^HTTP\/1\.1 404 /, 'NOLB with sessions: at once')
+  const idle = heldCheck(running, view('NOLB'))
+  await waitFor('NOLB with no session held', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
+  const second = running.agent.core.wait('drained', { timeoutMs: 60_000, forceAfterMs: 0, progressMs: 60_000, onEvent: () => undefined })
+  t.teardown(() => second.cancel())
+  t.match(await within(idle, 5000, 'a new wait'), /^HTTP\/1\.1 404 /, 'a new wait answers the held check')
+  wait.cancel()
+  second.cancel()
 
   await running.agent.core.setState({ state: 'ready' })
   const closing = heldCheck(running, asked)
   await waitFor('held once more', async () => (await heldNow(running)) === 1, { timeoutMs: 10_000 })
   await running.agent.close()
-  t.match(await closing.answer, /^HTTP\/1\.1 200 OK/, 'an agent that closes answers what it holds instead of cutting it')
+  t.match(await within(closing, 5000, 'closing'), /^HTTP\/1\.1 200 OK/, 'an agent that closes answers what it holds instead of cutting it')
 })
 
-/** The recommended backend, as shipped, around one stand-in server and this agent's health port. */
-function recommendedBackend(serverPort: number, agentPort: number, stateFile: string): string {
-  const snippet = readFileSync(join(PACKAGE_ROOT, 'haproxy-snippets', 'httpchk-backend.cfg'), 'utf8')
-  const backend = snippet
-    .slice(snippet.indexOf('backend tomcats'))
-    .replace(/check port 9990/, `check port ${agentPort}`)
-    .replace(/^\s+server web\d .*$/gm, '')
-  // log-health-checks (logging only) shows every check, also the first of fall or rise.
-  return `global\n    server-state-file ${stateFile}\n    log stderr format raw local0\n\ndefaults\n    log global\n    option log-health-checks\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n${backend}\n    server web1 127.0.0.1:${serverPort} cookie web1\n`
+/** The recommended backend as the end-to-end stack uses it, with every check logged (logging only: log-health-checks). */
+function loggedBackend(serverPort: number, agentPort: number, stateFile: string): string {
+  const logging = 'global\n    log stderr format raw local0\n\ndefaults\n    log global\n    option log-health-checks\n    mode http\n'
+  const timeouts = '    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\n'
+  return logging + timeouts + recommendedBackend([{ name: 'web1', port: serverPort, checkPort: agentPort }], stateFile)
 }
 
 /** A real agent behind a real HAProxy on the recommended backend (`edit` changes it first; `flags` the agent's defaults). */
@@ -84,9 +114,9 @@ async function agentBehindHaproxy(t: Test, edit: (config: string) => string = (c
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const stateFile = join(running.dir, 'haproxy-server-state')
   writeFileSync(stateFile, '1\n')
-  const config = edit(recommendedBackend((server.address() as { port: number }).port, running.healthPort, stateFile))
+  const config = edit(loggedBackend((server.address() as { port: number }).port, running.healthPort, stateFile))
   const haproxy = await startHaproxy(t, running.dir, config)
-  const status = async () => (await haproxy.serverStat('tomcats', 'web1')).status
+  const status = async () => (await haproxy.serverStat('be', 'web1')).status
   await waitFor('HAProxy sees web1 UP', async () => (await status()) === 'UP', { timeoutMs: 30_000 })
   return { running, haproxy, status, config }
 }
@@ -158,7 +188,7 @@ t.test('a load balancer whose timeout check is shorter than its hold: one failed
   const checksThen = view()?.checks ?? 0
   await waitFor('ten more checks', () => (view()?.checks ?? 0) >= checksThen + 10, { timeoutMs: 30_000, intervalMs: 50 })
   // Each check is logged twice (HAProxy's warning, then the raw log line): count the warnings.
-  const timeouts = haproxy.output().match(/\[WARNING\][^\n]*Health check for server tomcats\/web1 failed, reason: Layer7 timeout/g) ?? []
+  const timeouts = haproxy.output().match(/\[WARNING\][^\n]*Health check for server be\/web1 failed, reason: Layer7 timeout/g) ?? []
   t.equal(timeouts.length, 1, `one check timed out, the first held one; none since (${timeouts.length})`)
   t.equal(await status(), 'UP', 'the server stayed UP: one failed check of fall 2')
   t.ok(
