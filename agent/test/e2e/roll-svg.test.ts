@@ -2,13 +2,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
-import { chromium } from 'playwright-core'
 import { renderRollSvg, runs, perSecond, escapeXml } from './roll-svg.js'
 import { markOf, RollRecorder, type RollSample } from './roll-timeline.js'
 import { startAgent, tempDir } from '../helpers/agent.js'
+import { openChromium } from '../helpers/browser.js'
 import { startHaproxy } from '../helpers/haproxy.js'
 import { httpRequest } from '../helpers/http.js'
-import { freePort, requireBinary } from '../helpers/system.js'
+import { freePort } from '../helpers/system.js'
 import { waitFor } from '../helpers/wait.js'
 
 declare const document: { querySelectorAll(selector: string): { length: number } }
@@ -108,21 +108,7 @@ backend be
   const file = join(tempDir(t), 'roll.svg')
   writeFileSync(file, svg)
 
-  const context = await chromium.launchPersistentContext(tempDir(t, 'svg-browser-'), {
-    executablePath: requireBinary('chromium'),
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  t.teardown(() => context.close())
+  const context = await openChromium(t, 'svg-browser-')
   const page = await context.newPage()
   await page.goto(pathToFileURL(file).href)
   const counts = await page.evaluate(() => [

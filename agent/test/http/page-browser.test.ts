@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { recommendedCheckLines } from '../helpers/snippet.js'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { type Page } from 'playwright-core'
+import { openChromium } from '../helpers/browser.js'
 import { startAgent } from '../helpers/agent.js'
 import { agentctl } from '../helpers/cli.js'
 import { startHaproxy } from '../helpers/haproxy.js'
-import { requireBinary } from '../helpers/system.js'
-import { tempDir } from '../helpers/agent.js'
 import { waitFor } from '../helpers/wait.js'
 
 /** The page's document, as far as these checks use it (the tests compile without the DOM library). */
@@ -31,30 +30,6 @@ function haproxyConfig(agentPort: number): string {
 backend tomcats
 ${recommendedCheckLines(agentPort)}
     server web1 127.0.0.1:${agentPort}`
-}
-
-const BROWSER_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
-async function openBrowser(t: Parameters<typeof startAgent>[0]): Promise<BrowserContext> {
-  const executablePath = requireBinary('chromium')
-  // A fresh profile each run (playwright passes it as --user-data-dir).
-  const context = await chromium.launchPersistentContext(tempDir(t, 'page-browser-'), {
-    executablePath,
-    headless: true,
-    args: BROWSER_ARGS,
-    timeout: 60_000,
-  })
-  t.teardown(() => context.close())
-  return context
 }
 
 /** Everything that did not load or failed on the page, as one list of lines. */
@@ -83,7 +58,7 @@ t.test(
         .map((v) => v.node)
     await waitFor('lb1 and lb2 to report the server UP', () => nodes().includes('lb1') && nodes().includes('lb2'), { timeoutMs: 30_000 })
 
-    const context = await openBrowser(t)
+    const context = await openChromium(t, 'page-browser-')
     const page = await context.newPage()
     const watch = watchFailures(page)
     await page.goto(`${agent.healthUrl}/status`)
