@@ -67,7 +67,12 @@ async function status(agent: RunningAgent): Promise<AgentStatus> {
 }
 
 /** Polls the check until it answers `code`; every answer seen on the way is kept. */
-async function answersUntil(agent: RunningAgent, code: number, answers: Array<{ code: number; at: number }>): Promise<number> {
+async function answersUntil(
+  agent: RunningAgent,
+  code: number,
+  answers: Array<{ code: number; at: number }>,
+  timeoutMs = 20_000,
+): Promise<number> {
   const found = await waitFor(
     `the agent to answer ${code}`,
     async () => {
@@ -76,7 +81,7 @@ async function answersUntil(agent: RunningAgent, code: number, answers: Array<{ 
       answers.push({ code: status, at })
       return status === code ? at : undefined
     },
-    { timeoutMs: 20_000, intervalMs: 20 },
+    { timeoutMs, intervalMs: 20 },
   )
   return found
 }
@@ -150,15 +155,8 @@ t.test(
     // ready at once, before any probe ran: the return gate alone must hold it.
     await agent.admin('PUT', '/v1/state', { state: 'ready' })
     const answers: Array<{ code: number; at: number }> = []
-    await waitFor(
-      'the agent to answer 500 (restart seen)',
-      async () => {
-        const code = (await agent.check()).status
-        answers.push({ code, at: Date.now() })
-        return code === 500
-      },
-      { timeoutMs: 5000, intervalMs: 20 },
-    )
+    // The restart is seen within 5 s.
+    await answersUntil(agent, 500, answers, 5000)
     t.notOk(
       answers.some((a) => a.code === 200),
       `no 200 while Tomcat is stopped (${answers.map((a) => a.code).join(',')})`,
@@ -216,15 +214,8 @@ t.test('defaults + --tomcat-pid-file: a new Tomcat process is a restart even whi
   // Another process now, and the probe never fails: only the PID file can tell.
   writeFileSync(pidFile, `${liveProcess(t)}\n`)
   const answers: Array<{ code: number; at: number }> = []
-  await waitFor(
-    'the agent to see the restart',
-    async () => {
-      const code = (await agent.check()).status
-      answers.push({ code, at: Date.now() })
-      return code === 500
-    },
-    { timeoutMs: 10_000, intervalMs: 20 },
-  )
+  // The new process is seen within 10 s.
+  await answersUntil(agent, 500, answers, 10_000)
   t.match((await status(agent)).effective, { cause: 'tomcat-down', why: /tomcat restarted: .*catalina\.pid names a new process/ })
   await answersUntil(agent, 200, answers)
   t.ok(tomcat.warmups(replacedAt) > 0, 'the warm-up ran again')
