@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../agent/src/package-info.js'
 import { startStack, writeAppWar, type Stack } from '../../agent/test/e2e/stack.js'
+import { ansibleBaseEnv } from '../../agent/test/helpers/ansible.js'
 import {
   allUp,
   loadSummary,
@@ -36,19 +37,12 @@ function versionLine(command: string, args: string[]): string {
   return (result.stdout || result.stderr || '').trim()
 }
 
+/** The playbook runs on this machine (-c local): the base environment and no retry files. */
 function ansibleEnv(tmp: string): NodeJS.ProcessEnv {
   return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
-    // ansible-core refuses to run without a UTF-8 locale.
-    LANG: 'C.UTF-8',
-    LC_ALL: 'C.UTF-8',
-    PYTHONUNBUFFERED: '1',
-    ANSIBLE_HOME: join(tmp, 'ansible-home'),
-    ANSIBLE_LOCAL_TEMP: join(tmp, 'ansible-tmp'),
+    ...ansibleBaseEnv(tmp),
     ANSIBLE_REMOTE_TMP: join(tmp, 'ansible-tmp'),
     ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
-    ANSIBLE_NOCOLOR: '1',
     ANSIBLE_RETRY_FILES_ENABLED: 'false',
   }
 }

@@ -31,9 +31,8 @@ export function closeSshMasters(dir: string, addresses: string[]): void {
   }
 }
 
-export function ansibleEnv(dir: string): NodeJS.ProcessEnv {
-  mkdirSync(join(dir, 'ansible-tmp'), { recursive: true })
-  mkdirSync(join(dir, 'cp'), { recursive: true, mode: 0o700 })
+/** What any ansible-playbook run here needs: a clean environment, its own home and temp in `dir`, no colours. */
+export function ansibleBaseEnv(dir: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
@@ -41,10 +40,18 @@ export function ansibleEnv(dir: string): NodeJS.ProcessEnv {
     LANG: 'C.UTF-8',
     LC_ALL: 'C.UTF-8',
     PYTHONUNBUFFERED: '1',
-    ANSIBLE_CONFIG: join(ANSIBLE_DIR, 'ansible.cfg'),
     ANSIBLE_HOME: join(dir, 'ansible-home'),
     ANSIBLE_LOCAL_TEMP: join(dir, 'ansible-tmp'),
     ANSIBLE_NOCOLOR: '1',
+  }
+}
+
+export function ansibleEnv(dir: string): NodeJS.ProcessEnv {
+  mkdirSync(join(dir, 'ansible-tmp'), { recursive: true })
+  mkdirSync(join(dir, 'cp'), { recursive: true, mode: 0o700 })
+  return {
+    ...ansibleBaseEnv(dir),
+    ANSIBLE_CONFIG: join(ANSIBLE_DIR, 'ansible.cfg'),
     ANSIBLE_FORCE_COLOR: '0',
     ANSIBLE_PIPELINING: '1',
     // One ssh connection per host for a whole playbook; closeSshMasters() ends them.
