@@ -1,8 +1,11 @@
 # Shared by the deploy scripts: messages, step timing and how to call agentctl.
 # shellcheck shell=bash
 
-SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PROG="${PROG:-$(basename "$0")}"
+# Paths from parameter expansion, not dirname: a roll starts these scripts several times a host,
+# between one host's ready and the next one's drain, and under load every process started counts.
+SCRIPTS_DIR="${BASH_SOURCE[0]%/lib/common.sh}"
+[[ "$SCRIPTS_DIR" == /* ]] || SCRIPTS_DIR="$PWD/$SCRIPTS_DIR"
+PROG="${PROG:-${0##*/}}"
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit "${DIE_CODE:-1}"; }

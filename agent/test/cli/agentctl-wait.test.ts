@@ -1,25 +1,8 @@
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
-import { PACKAGE_ROOT } from '../../src/package-info.js'
-import { startAgent, type RunningAgent } from '../helpers/agent.js'
-import { agentctl, AGENTCTL_BIN, requireBuilt } from '../helpers/cli.js'
-import { httpRequest } from '../helpers/http.js'
-
-/** Checks as two HAProxy nodes with send-state would send them, every 50 ms, reporting what the test sets. */
-function fakeLoadBalancers(t: Parameters<typeof startAgent>[0], running: RunningAgent, scur: Record<string, number>) {
-  const status: Record<string, string> = { lb1: 'UP', lb2: 'UP' }
-  const timer = setInterval(() => {
-    for (const node of Object.keys(status)) {
-      const n = scur[node] ?? 0
-      const header = `${status[node]}; address=127.0.0.1; port=8080; name=be/s1; node=${node}; weight=1/1; scur=${n}/${n}; qcur=0`
-      httpRequest(`${running.healthUrl}/health`, { headers: { 'x-haproxy-server-state': header } })
-        .then((res) => (status[node] = res.status === 200 ? 'UP' : res.status === 404 ? 'NOLB' : 'DOWN'))
-        .catch(() => undefined)
-    }
-  }, 50)
-  t.teardown(() => clearInterval(timer))
-}
+import { startAgent } from '../helpers/agent.js'
+import { agentctl, runDeployScript } from '../helpers/cli.js'
+import { fakeLoadBalancers } from '../helpers/fake-lbs.js'
 
 t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors', async (t) => {
   const running = await startAgent(t, { expectLb: 'lb1,lb2' })
@@ -74,19 +57,8 @@ t.test('agentctl --wait: confirmed, timeout, force-after, and its usage errors',
 })
 
 /** Runs scripts/pre-deploy as a Tomcat hook would, with this agent. */
-function preDeploy(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(PACKAGE_ROOT, 'scripts/pre-deploy'), args, {
-      env: { PATH: process.env.PATH ?? '', AGENTCTL: `${process.execPath} ${requireBuilt(AGENTCTL_BIN)}`, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
+function preDeploy(args: string[], env: Record<string, string>) {
+  return runDeployScript('pre-deploy', args, env)
 }
 
 t.test('agentctl down --drain-first --wait, and pre-deploy through it: down only once the drain is confirmed', async (t) => {

@@ -20,8 +20,18 @@ export function requireBuilt(bin: string): string {
 
 /** Runs a built binary to completion with a clean environment plus `env`. */
 export function runBin(bin: string, args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  return runProcess(process.execPath, [requireBuilt(bin), ...args], env, timeoutMs)
+}
+
+/** Runs one of the deploy scripts (scripts/NAME) to completion, with the built agentctl as its AGENTCTL. */
+export function runDeployScript(name: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<CliResult> {
+  const agentctlCmd = `${process.execPath} ${requireBuilt(AGENTCTL_BIN)}`
+  return runProcess(join(PACKAGE_ROOT, 'scripts', name), args, { AGENTCTL: agentctlCmd, ...env }, timeoutMs)
+}
+
+function runProcess(command: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [requireBuilt(bin), ...args], {
+    const child = spawn(command, args, {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
