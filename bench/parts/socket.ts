@@ -29,6 +29,8 @@ interface SocketHost {
   start_to_first_200_s: number
   warmup_s: number
   ready_s: number
+  /** When the loop started this Tomcat (epoch ms), to read its first 200 from the sampler. */
+  tomcat_started_at: number
 }
 
 async function serves(host: StackHost): Promise<boolean> {
@@ -63,6 +65,7 @@ async function socketHost(stack: Stack, host: StackHost, war: string, warmup: bo
   const stopS = lap()
   host.tomcat.deployWar('/app', war)
   const swapS = lap()
+  const tomcatStartedAt = Date.now()
   await startTomcatDaemon(host)
   await waitFor(`${host.name}: first 200`, () => serves(host), { timeoutMs: 120_000, intervalMs: POLL_MS })
   const firstS = lap()
@@ -88,6 +91,7 @@ async function socketHost(stack: Stack, host: StackHost, war: string, warmup: bo
     start_to_first_200_s: firstS,
     warmup_s: warmupS,
     ready_s: readyS,
+    tomcat_started_at: tomcatStartedAt,
   }
 }
 
@@ -167,6 +171,8 @@ interface Reaction {
   tomcat_200_to_haproxy_up_s: number | null
   /** How long the first request Tomcat answered 200 after its start took. */
   tomcat_first_200_took_s: number | null
+  /** From the start of Tomcat to its first 200, as the sampler saw it: the same on both sides if the roll does not slow Tomcat. */
+  tomcat_start_to_first_200_s: number | null
 }
 
 /** The user's three waits in one host of the agent's roll. */
@@ -188,7 +194,14 @@ function reactions(h: HostSteps, samples: Sample[], servingFrom: Array<{ at: num
     last_request_to_drain_confirmed_s: s(idle?.at, h.ends[DRAIN]),
     tomcat_200_to_haproxy_up_s: s(served, up?.at),
     tomcat_first_200_took_s: first ? round(first.tookMs / 1000, 3) : null,
+    tomcat_start_to_first_200_s: s(startAt, served),
   }
+}
+
+/** The loop's Tomcat start to its first 200, from the sampler that watched the loop too. */
+function loopFirst200(h: SocketHost, servingFrom: Array<{ at: number }>): number | null {
+  const first = servingFrom.find((x) => x.at >= h.tomcat_started_at)
+  return first ? round((first.at - h.tomcat_started_at) / 1000, 3) : null
 }
 
 /** Rounds of (loop, rolling-deploy) per pair: Tomcat's own start varies by a second between rolls, so one of each proves little. */
@@ -197,7 +210,10 @@ const ROUNDS = 3
 /** One round on a running stack: the loop from `from` to the next version, then rolling-deploy to the one after. */
 async function oneRound(stack: Stack, inventory: string, wars: string[], from: number, warmup: boolean): Promise<Record<string, unknown>> {
   const version = (i: number) => `v${i + 1}`
+  // Both rolls are watched alike: the sampler's requests load the machine that Tomcat starts on.
+  const loopWatch = sampler(stack)
   const socket = await underLoad(stack, [version(from), version(from + 1)], () => socketRoll(stack, wars[from + 1] as string, warmup))
+  const loopSamples = await loopWatch.stop()
   await allUp(stack)
   const watch = sampler(stack)
   const agent = await underLoad(stack, [version(from + 1), version(from + 2)], () =>
@@ -207,15 +223,30 @@ async function oneRound(stack: Stack, inventory: string, wars: string[], from: n
   if (agent.result.code !== 0) throw new Error(`rolling-deploy exited ${agent.result.code}:\n${agent.result.output}`)
   await allUp(stack)
   const steps = parseDeploySteps(agent.result.lines)
+  const reaction = steps.map((h) => reactions(h, samples.lb.get(h.host) ?? [], samples.servingFrom.get(h.host) ?? []))
   return {
     ratio: round(agent.result.seconds / socket.result.seconds, 3),
     socket_s: socket.result.seconds,
     agent_s: round(agent.result.seconds, 2),
     socket_failed: socket.report.failed,
     agent_failed: agent.report.failed,
-    socket: { per_host: socket.result.per_host, load: loadSummary(socket) },
-    agent: { per_host: steps.map((h) => ({ host: h.host, total_s: h.total_s, ...stepBreakdown(h) })), load: loadSummary(agent) },
-    reaction: steps.map((h) => reactions(h, samples.lb.get(h.host) ?? [], samples.servingFrom.get(h.host) ?? [])),
+    socket: {
+      per_host: socket.result.per_host.map((h) => ({
+        ...h,
+        tomcat_start_to_first_200_s: loopFirst200(h, loopSamples.servingFrom.get(h.host) ?? []),
+      })),
+      load: loadSummary(socket),
+    },
+    agent: {
+      per_host: steps.map((h, i) => ({
+        host: h.host,
+        total_s: h.total_s,
+        ...stepBreakdown(h),
+        tomcat_start_to_first_200_s: reaction[i]?.tomcat_start_to_first_200_s ?? null,
+      })),
+      load: loadSummary(agent),
+    },
+    reaction,
   }
 }
 
