@@ -7,7 +7,7 @@ import type { WaitGoal } from '../lb/confirm.js'
 import { registerExpectedLbMetric } from '../lb/expected-metrics.js'
 import { LbMetrics } from '../lb/metrics.js'
 import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
-import { LbViews, type LbView } from '../lb/views.js'
+import { LbViews, type LbView, type SourceAddress } from '../lb/views.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
 import type { Traffic } from '../protocol/traffic.js'
@@ -146,7 +146,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   }
 
   /** A health check was answered: what the checker said of this server (send-state), and from where. */
-  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: string | undefined, httpStatus: number): LbView {
+  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: SourceAddress, httpStatus: number): LbView {
     return this.lb.views.record(stateHeader, remoteAddress, httpStatus)
   }
 

@@ -14,8 +14,13 @@ export interface LbView {
   readonly node: string | null
   /** `backend/server` from the header; null for a plain view. */
   readonly name: string | null
-  /** Source address of the last check. */
+  /**
+   * Source address of the last check; for a send-state view, of a check at most SOURCE_REFRESH_MS
+   * ago (it is only shown there, and reading it costs a system call a check).
+   */
   source: string
+  /** Epoch milliseconds when `source` was read. */
+  sourceAt: number
   /** The last header, parsed; null for a plain view. */
   state: ServerState | null
   /** HTTP status the agent answered to the last check. */
@@ -38,6 +43,12 @@ export interface LbViewsOptions {
 }
 
 type ViewEvents = { check: [LbView] }
+
+/** How often a send-state view's source address is read again: it keys only plain views. */
+export const SOURCE_REFRESH_MS = 10_000
+
+/** A check's source address, or how to read it (the check path reads it only when it is needed). */
+export type SourceAddress = string | undefined | (() => string | undefined)
 
 /** `::ffff:10.0.0.5` and `10.0.0.5` are one checker. */
 export function normalizeAddress(address: string | undefined): string {
@@ -68,12 +79,13 @@ export class LbViews extends EventEmitter<ViewEvents> {
   }
 
   /** Called on the check route's hot path: one regex, one map update, no I/O. */
-  record(header: string | string[] | undefined, sourceAddress: string | undefined, answered: number, now = Date.now()): LbView {
-    const source = normalizeAddress(sourceAddress)
+  record(header: string | string[] | undefined, sourceAddress: SourceAddress, answered: number, now = Date.now()): LbView {
+    const readSource = () => normalizeAddress(typeof sourceAddress === 'function' ? sourceAddress() : sourceAddress)
     const value = Array.isArray(header) ? header[0] : header
     const state = value === undefined ? null : parseServerState(value)
     if (value !== undefined && state === null) this.invalidHeaders++
-    const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${source}`
+    const plainSource = state ? null : readSource()
+    const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${plainSource}`
     let view = this.views.get(key)
     if (view) {
       this.views.delete(key)
@@ -86,7 +98,8 @@ export class LbViews extends EventEmitter<ViewEvents> {
         kind: state ? 'send-state' : 'plain',
         node: state?.node ?? null,
         name: state?.name ?? null,
-        source,
+        source: plainSource ?? readSource(),
+        sourceAt: now,
         state: null,
         answered,
         lastCheckAt: now,
@@ -96,7 +109,13 @@ export class LbViews extends EventEmitter<ViewEvents> {
         holdCapMs: null,
       }
     }
-    view.source = source
+    if (plainSource !== null) {
+      view.source = plainSource
+      view.sourceAt = now
+    } else if (now - view.sourceAt >= SOURCE_REFRESH_MS) {
+      view.source = readSource()
+      view.sourceAt = now
+    }
     view.state = state
     view.answered = answered
     view.lastCheckAt = now

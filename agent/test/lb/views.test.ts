@@ -1,5 +1,5 @@
 import t from 'tap'
-import { LbViews, normalizeAddress } from '../../src/lb/views.js'
+import { LbViews, normalizeAddress, SOURCE_REFRESH_MS } from '../../src/lb/views.js'
 
 const header = (node: string, name = 'be/s1', status = 'UP', scur = 0) =>
   `${status}; address=127.0.0.1; port=8080; name=${name}; node=${node}; weight=1/1; scur=${scur}/${scur}; qcur=0`
@@ -30,6 +30,27 @@ t.test('a view per (node, backend/server), and per source address without send-s
   t.equal(normalizeAddress('::1'), '::1')
   t.equal(normalizeAddress(undefined), 'unknown')
 })
+
+t.test(
+  "a send-state view reads its checker's address when it is made and then at most every SOURCE_REFRESH_MS; a plain view on every check",
+  async (t) => {
+    const views = new LbViews({ maxViews: 100, forgetAfterMs: 60_000 })
+    const reads: string[] = []
+    const from = (address: string) => () => {
+      reads.push(address)
+      return address
+    }
+    views.record(header('lb1'), from('10.0.0.1'), 200, 1000)
+    views.record(header('lb1'), from('10.0.0.2'), 200, 1000 + SOURCE_REFRESH_MS - 1)
+    t.same(reads, ['10.0.0.1'], 'not read again within SOURCE_REFRESH_MS')
+    t.match(views.list(1000 + SOURCE_REFRESH_MS), [{ node: 'lb1', source: '10.0.0.1' }])
+    views.record(header('lb1'), from('10.0.0.2'), 200, 1000 + SOURCE_REFRESH_MS)
+    t.match(views.list(1000 + SOURCE_REFRESH_MS), [{ node: 'lb1', source: '10.0.0.2', checks: 3 }], 'then it is')
+    views.record(undefined, from('10.0.0.9'), 200, 2000)
+    views.record(undefined, from('10.0.0.9'), 200, 2001)
+    t.same(reads.slice(2), ['10.0.0.9', '10.0.0.9'], 'the address keys a plain view: read on every check')
+  },
+)
 
 t.test('a header that does not parse is counted and its checker kept as one without send-state', async (t) => {
   const views = new LbViews({ maxViews: 100, forgetAfterMs: 60_000 })
