@@ -286,9 +286,18 @@ frontend fe
 ${backend}`,
   })
   const serverStatus = async (host: StackHost) => (await haproxy.serverStat('be', host.name)).status ?? ''
-  await waitFor('HAProxy to see every Tomcat UP', async () => (await Promise.all(hosts.map(serverStatus))).every((s) => s === 'UP'), {
-    timeoutMs: 90_000,
-    intervalMs: 100,
+  // What HAProxy last showed of each server and its last check, for the message if they never come UP.
+  let seen = ''
+  await waitFor(
+    'HAProxy to see every Tomcat UP',
+    async () => {
+      const rows = await Promise.all(hosts.map((h) => haproxy.serverStat('be', h.name)))
+      seen = rows.map((r, i) => `${hosts[i]?.name} ${r.status} (last check ${r.check_status} ${r.check_code}: ${r.last_chk})`).join('; ')
+      return rows.every((r) => r.status === 'UP')
+    },
+    { timeoutMs: 90_000, intervalMs: 100 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; HAProxy showed ${seen}`)
   })
 
   return {
