@@ -70,7 +70,7 @@ function checkAnswerer(core: AgentCore): {
     },
     answer: (request, response) => {
       const httpStatus = core.verdict().httpStatus
-      const view = core.recordCheck(request.headers['x-haproxy-server-state'], () => request.socket.remoteAddress, httpStatus)
+      const view = core.recordCheck(request.headers['x-haproxy-server-state'], request.socket, httpStatus)
       const requestedMs = parseHoldHeader(request.headers[HOLD_HEADER])
       const ms =
         requestedMs === null

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { RecencyMap } from './recency.js'
 import { parseServerState, type ServerState } from './send-state.js'
 
 /**
@@ -47,8 +48,12 @@ type ViewEvents = { check: [LbView] }
 /** How often a send-state view's source address is read again: it keys only plain views. */
 export const SOURCE_REFRESH_MS = 10_000
 
-/** A check's source address, or how to read it (the check path reads it only when it is needed). */
-export type SourceAddress = string | undefined | (() => string | undefined)
+/** A check's source address, or its socket to read it from (the check path reads it only when it is needed). */
+export type SourceAddress = string | undefined | { readonly remoteAddress?: string | undefined }
+
+function addressOf(source: SourceAddress): string {
+  return normalizeAddress(typeof source === 'object' ? source.remoteAddress : source)
+}
 
 /** `::ffff:10.0.0.5` and `10.0.0.5` are one checker. */
 export function normalizeAddress(address: string | undefined): string {
@@ -58,11 +63,11 @@ export function normalizeAddress(address: string | undefined): string {
 
 /**
  * The latest view of every load balancer that checks this agent, fed from the check route. Memory
- * is bounded: the map is kept in order of last check (a check moves its view to the end), so the
+ * is bounded: the views are kept in order of last check (a check moves its view to the end), so the
  * longest silent views are at the front, where forgetting and capping take them from.
  */
 export class LbViews extends EventEmitter<ViewEvents> {
-  private readonly views = new Map<string, LbView>()
+  private readonly views = new RecencyMap<LbView>()
   private readonly options: LbViewsOptions
   /** Checks whose send-state header did not parse: counted, and the checker kept as a plain view. */
   invalidHeaders = 0
@@ -80,15 +85,13 @@ export class LbViews extends EventEmitter<ViewEvents> {
 
   /** Called on the check route's hot path: one regex, one map update, no I/O. */
   record(header: string | string[] | undefined, sourceAddress: SourceAddress, answered: number, now = Date.now()): LbView {
-    const readSource = () => normalizeAddress(typeof sourceAddress === 'function' ? sourceAddress() : sourceAddress)
     const value = Array.isArray(header) ? header[0] : header
     const state = value === undefined ? null : parseServerState(value)
     if (value !== undefined && state === null) this.invalidHeaders++
-    const plainSource = state ? null : readSource()
+    const plainSource = state ? null : addressOf(sourceAddress)
     const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${plainSource}`
-    let view = this.views.get(key)
+    let view = this.views.use(key)
     if (view) {
-      this.views.delete(key)
       const gap = Math.max(0, now - view.lastCheckAt)
       view.cadenceMs = view.cadenceMs === null ? gap : Math.round(view.cadenceMs * 0.75 + gap * 0.25)
     } else {
@@ -98,7 +101,7 @@ export class LbViews extends EventEmitter<ViewEvents> {
         kind: state ? 'send-state' : 'plain',
         node: state?.node ?? null,
         name: state?.name ?? null,
-        source: plainSource ?? readSource(),
+        source: plainSource ?? addressOf(sourceAddress),
         sourceAt: now,
         state: null,
         answered,
@@ -108,19 +111,19 @@ export class LbViews extends EventEmitter<ViewEvents> {
         cadenceMs: null,
         holdCapMs: null,
       }
+      this.views.add(key, view)
     }
     if (plainSource !== null) {
       view.source = plainSource
       view.sourceAt = now
     } else if (now - view.sourceAt >= SOURCE_REFRESH_MS) {
-      view.source = readSource()
+      view.source = addressOf(sourceAddress)
       view.sourceAt = now
     }
     view.state = state
     view.answered = answered
     view.lastCheckAt = now
     view.checks++
-    this.views.set(key, view)
     if (this.listenerCount('check') > 0) this.emit('check', view)
     return view
   }
@@ -128,22 +131,20 @@ export class LbViews extends EventEmitter<ViewEvents> {
   /** Every view still remembered, longest silent first. */
   list(now = Date.now()): LbView[] {
     this.forget(now)
-    return [...this.views.values()]
+    return this.views.values()
   }
 
   private forget(now: number): void {
-    for (const [key, view] of this.views) {
-      if (now - view.lastCheckAt <= this.options.forgetAfterMs) break
-      this.views.delete(key)
+    for (let oldest = this.views.oldest(); oldest; oldest = this.views.oldest()) {
+      if (now - oldest.lastCheckAt <= this.options.forgetAfterMs) break
+      this.views.dropOldest()
     }
   }
 
   private makeRoom(now: number): void {
     this.forget(now)
-    while (this.views.size >= this.options.maxViews) {
-      const oldest = this.views.keys().next()
-      if (oldest.done) break
-      this.views.delete(oldest.value)
+    while (this.views.size > 0 && this.views.size >= this.options.maxViews) {
+      this.views.dropOldest()
       this.evicted++
     }
   }

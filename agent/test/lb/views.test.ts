@@ -36,10 +36,13 @@ t.test(
   async (t) => {
     const views = new LbViews({ maxViews: 100, forgetAfterMs: 60_000 })
     const reads: string[] = []
-    const from = (address: string) => () => {
-      reads.push(address)
-      return address
-    }
+    // A socket's remoteAddress is a getter (a getpeername call): count the reads.
+    const from = (address: string) => ({
+      get remoteAddress() {
+        reads.push(address)
+        return address
+      },
+    })
     views.record(header('lb1'), from('10.0.0.1'), 200, 1000)
     views.record(header('lb1'), from('10.0.0.2'), 200, 1000 + SOURCE_REFRESH_MS - 1)
     t.same(reads, ['10.0.0.1'], 'not read again within SOURCE_REFRESH_MS')
