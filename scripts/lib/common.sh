@@ -31,13 +31,18 @@ step() {
   now_us; started=$REPLY
   log "step: $name"
   "$@" || rc=$?
-  seconds_since "$started"
-  if [ "$rc" -eq 0 ]; then
-    log "done: $name ($REPLY s)"
-  else
-    log "FAILED: $name (exit $rc, after $REPLY s)"
-  fi
+  step_ended "$name" "$rc" "$started"
   return "$rc"
+}
+
+# step_ended NAME RC START_US: the line that ends step NAME, begun at START_US (from now_us).
+step_ended() {
+  seconds_since "$3"
+  if [ "$2" -eq 0 ]; then
+    log "done: $1 ($REPLY s)"
+  else
+    log "FAILED: $1 (exit $2, after $REPLY s)"
+  fi
 }
 
 # find_agentctl EXIT_CODE: sets AGENTCTL_CMD (an array, so that a path with spaces stays one word)
