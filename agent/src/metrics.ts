@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { ADMIN_STATES, type AdminState } from './state/model.js'
 import type { FileProblemKind } from './state/store.js'
+import { CONNECTION_READERS, type ConnectionReader } from './http/direct-checks.js'
 
 const PREFIX = 'health_agent_'
 
@@ -17,6 +18,8 @@ export class AgentMetrics {
   private readonly stateFileOk: Gauge
   /** Checks answered, by status code: plain numbers on the hot path, handed to prom-client at scrape time. */
   private readonly checksByCode = new Map<number, number>()
+  /** Connections on the health listener by who read them, counted like `checksByCode`. */
+  readonly connectionsByReader = new Map<ConnectionReader, number>()
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX })
@@ -47,6 +50,17 @@ export class AgentMetrics {
       collect() {
         this.reset()
         for (const [code, count] of checksByCode) this.inc({ code: String(code) }, count)
+      },
+    })
+    const connectionsByReader = this.connectionsByReader
+    new Counter({
+      name: `${PREFIX}health_connections_total`,
+      help: 'Connections on the health listener, by reader: direct (a plain check answered from the socket) or node_http (everything else)',
+      labelNames: ['reader'],
+      registers: [this.registry],
+      collect() {
+        this.reset()
+        for (const reader of CONNECTION_READERS) this.inc({ reader }, connectionsByReader.get(reader) ?? 0)
       },
     })
     this.stateFileErrors = new Counter({
@@ -90,6 +104,10 @@ export class AgentMetrics {
   /** On the health check's hot path: one map update, no label hashing. */
   countCheck(code: number): void {
     this.checksByCode.set(code, (this.checksByCode.get(code) ?? 0) + 1)
+  }
+
+  countConnection(reader: ConnectionReader): void {
+    this.connectionsByReader.set(reader, (this.connectionsByReader.get(reader) ?? 0) + 1)
   }
 
   stateFileProblem(kind: FileProblemKind | null): void {

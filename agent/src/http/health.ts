@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AgentCore } from '../core/agent-core.js'
 import { publicStatus, renderStatus } from '../protocol/render.js'
@@ -7,46 +8,83 @@ import { statusPage } from './page/plugin.js'
 import type { Verdict } from '../state/effective.js'
 import { HOLD_HEADER, holdCapAfterCut, holdMs, parseHoldHeader } from '../lb/hold.js'
 import type { LbView } from '../lb/views.js'
-import { HeldChecks } from './held-checks.js'
+import { HeldChecks, type HeldConnection } from './held-checks.js'
+import { readCheckRequest, type CheckRequest } from './check-request.js'
+import { DirectChecks } from './direct-checks.js'
 
 function checkBody(verdict: Verdict): string {
   return verdict.why ? `${verdict.state}: ${verdict.why}\n` : `${verdict.state}\n`
 }
 
+/** The answer to every check while one verdict holds, for node:http and as the start of a raw response. */
+interface PreparedAnswer {
+  readonly verdict: Verdict
+  readonly body: string
+  readonly headers: Readonly<Record<string, string | number>>
+  /** The status line and the headers above, as node:http writes them. */
+  readonly rawHead: string
+}
+
+function prepareAnswer(verdict: Verdict): PreparedAnswer {
+  const body = checkBody(verdict)
+  const headers = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-health-state': verdict.state,
+  }
+  const statusLine = `HTTP/1.1 ${verdict.httpStatus} ${STATUS_CODES[verdict.httpStatus] ?? ''}\r\n`
+  const rawHead =
+    statusLine +
+    Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('')
+  return { verdict, body, headers, rawHead }
+}
+
 /**
- * The check itself, answered by a plain node:http handler in front of fastify: it is the one
- * request that comes all the time, from every load balancer, and fastify's routing and reply
- * objects would cost it a third of its throughput. It answers from a verdict already computed,
- * so it never waits; the body and headers are rebuilt only when the verdict changes. A check
- * that asks to be held (lb/hold.ts) is answered when the answer changes or its hold runs out.
+ * The bytes of a direct answer, the same node:http would send to a request that asked to close,
+ * kept as buffers for the verdict and the second (the Date header) they were made for.
+ */
+function directAnswers(): (answer: PreparedAnswer, method: CheckRequest['method']) => Buffer {
+  let madeFor: PreparedAnswer | null = null
+  let second = -1
+  let full = Buffer.alloc(0)
+  let headOnly = full
+  return (answer, method) => {
+    const now = Math.floor(Date.now() / 1000)
+    if (answer !== madeFor || now !== second) {
+      madeFor = answer
+      second = now
+      headOnly = Buffer.from(`${answer.rawHead}Date: ${new Date(now * 1000).toUTCString()}\r\nConnection: close\r\n\r\n`, 'latin1')
+      full = Buffer.concat([headOnly, Buffer.from(answer.body)])
+    }
+    // Like node:http, no body for HEAD, with the length it would have had.
+    return method === 'HEAD' ? headOnly : full
+  }
+}
+
+/**
+ * The check itself, answered in front of fastify: it is the one request that comes all the time,
+ * from every load balancer. Most checks are read straight from the socket (direct-checks.ts); the
+ * rest come through node:http. Either way it answers from a verdict already computed, so it never
+ * waits; the body and headers are rebuilt only when the verdict changes. A check that asks to be
+ * held (lb/hold.ts) is answered when the answer changes or its hold runs out.
  */
 function checkAnswerer(core: AgentCore): {
   isCheck: (request: IncomingMessage) => boolean
   answer: (request: IncomingMessage, response: ServerResponse) => void
+  answerDirect: (check: CheckRequest, socket: Socket) => void
   held: HeldChecks
 } {
   const checkPath = core.config.checkPath
   const held = new HeldChecks()
-  let answered: Verdict | null = null
-  let body = ''
-  let headers: Record<string, string | number> = {}
-  const send = (response: ServerResponse, view: LbView) => {
+  const directAnswer = directAnswers()
+  let prepared = prepareAnswer(core.verdict())
+  const current = () => {
     const verdict = core.verdict()
-    if (verdict !== answered) {
-      answered = verdict
-      body = checkBody(verdict)
-      headers = {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        'x-health-state': verdict.state,
-      }
-    }
-    core.metrics.countCheck(verdict.httpStatus)
-    view.answered = verdict.httpStatus
-    response.writeHead(verdict.httpStatus, headers)
-    // Node sends no body for HEAD by itself.
-    response.end(body)
+    if (verdict !== prepared.verdict) prepared = prepareAnswer(verdict)
+    return prepared
   }
   core.on('announce', () => held.releaseAll())
   // A new wait wants every load balancer's next view: the held ones come back after one inter.
@@ -60,6 +98,37 @@ function checkAnswerer(core: AgentCore): {
       `load balancer ${view.node} (${view.name}) hung up on a check held ${heldMs} ms of ${wantedMs}: its timeout check is shorter than its X-Health-Hold, or it reloaded; holding its checks at most ${view.holdCapMs} ms from now on`,
     )
   }
+  /** Records the check, then answers it through `reply` now or after its hold. */
+  const take = (
+    serverState: string | string[] | undefined,
+    holdHeader: string | string[] | undefined,
+    socket: Socket,
+    connection: HeldConnection,
+    reply: (answer: PreparedAnswer) => void,
+  ) => {
+    const httpStatus = core.verdict().httpStatus
+    const view = core.recordCheck(serverState, socket, httpStatus)
+    const send = () => {
+      const answer = current()
+      core.metrics.countCheck(answer.verdict.httpStatus)
+      view.answered = answer.verdict.httpStatus
+      reply(answer)
+    }
+    const requestedMs = parseHoldHeader(holdHeader)
+    const ms =
+      requestedMs === null
+        ? 0
+        : holdMs({
+            requestedMs,
+            maxMs: core.config.checkHoldMaxMs,
+            capMs: view.holdCapMs,
+            state: view.state,
+            httpStatus,
+            wantedSoon: core.lb.tracker.wantsViewSoon(view),
+          })
+    if (ms > 0) held.hold(connection, ms, send, (heldMs) => holdCut(view, heldMs, ms))
+    else send()
+  }
   return {
     held,
     isCheck: (request) => {
@@ -68,30 +137,14 @@ function checkAnswerer(core: AgentCore): {
       const url = request.url ?? ''
       return url === checkPath || (url.startsWith(checkPath) && url[checkPath.length] === '?')
     },
-    answer: (request, response) => {
-      const httpStatus = core.verdict().httpStatus
-      const view = core.recordCheck(request.headers['x-haproxy-server-state'], request.socket, httpStatus)
-      const requestedMs = parseHoldHeader(request.headers[HOLD_HEADER])
-      const ms =
-        requestedMs === null
-          ? 0
-          : holdMs({
-              requestedMs,
-              maxMs: core.config.checkHoldMaxMs,
-              capMs: view.holdCapMs,
-              state: view.state,
-              httpStatus,
-              wantedSoon: core.lb.tracker.wantsViewSoon(view),
-            })
-      if (ms > 0)
-        held.hold(
-          response,
-          ms,
-          () => send(response, view),
-          (heldMs) => holdCut(view, heldMs, ms),
-        )
-      else send(response, view)
-    },
+    answer: (request, response) =>
+      take(request.headers['x-haproxy-server-state'], request.headers[HOLD_HEADER], request.socket, response, (answer) => {
+        response.writeHead(answer.verdict.httpStatus, answer.headers)
+        // Node sends no body for HEAD by itself.
+        response.end(answer.body)
+      }),
+    answerDirect: (check, socket) =>
+      take(check.serverState, check.hold, socket, socket, (answer) => socket.end(directAnswer(answer, check.method))),
   }
 }
 
@@ -124,6 +177,7 @@ export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app,
  */
 export function buildHealthServer(core: AgentCore): FastifyInstance {
   const check = checkAnswerer(core)
+  let direct: DirectChecks<CheckRequest> | null = null
   const app = Fastify({
     logger: false,
     return503OnClosing: true,
@@ -133,13 +187,20 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
       )
       // HAProxy opens a connection per check; other checkers keep theirs: do not drop them first.
       server.keepAliveTimeout = 65_000
+      direct = new DirectChecks(server, {
+        read: (chunk) => readCheckRequest(chunk, core.config.checkPath),
+        answer: check.answerDirect,
+        count: (reader) => core.metrics.countConnection(reader),
+      })
       return server
     },
   })
   app.register(healthRoutes, { core })
-  // Held checks would keep the listener open for their hold: they get their answer now.
+  // Held checks would keep the listener open for their hold: they get their answer now; connections
+  // that have sent nothing yet are closed.
   app.addHook('preClose', (done) => {
     check.held.releaseAll()
+    direct?.closePending()
     done()
   })
   core.metrics.heldChecks(() => check.held.size)

@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http'
+/** A held check's connection: a node:http response, or the socket of a check read directly. */
+export type HeldConnection = { once(event: 'close', listener: () => void): unknown }
 
 /**
  * Checks held open (see lb/hold.ts): each is answered once, by whichever comes first of its
@@ -7,13 +8,13 @@ import type { ServerResponse } from 'node:http'
  */
 export class HeldChecks {
   /** Each held check's release: answers it unless it was answered already. */
-  private readonly held = new Map<ServerResponse, () => void>()
+  private readonly held = new Map<HeldConnection, () => void>()
 
   get size(): number {
     return this.held.size
   }
 
-  hold(response: ServerResponse, ms: number, answer: () => void, onCut?: (heldMs: number) => void): void {
+  hold(response: HeldConnection, ms: number, answer: () => void, onCut?: (heldMs: number) => void): void {
     const heldAt = performance.now()
     const timer = setTimeout(() => release(), ms)
     const release = () => {

@@ -24,8 +24,8 @@ export function httpRequest(
   })
 }
 
-/** Sends raw bytes on a new TCP connection and returns everything read until the server closes it. */
-export function rawExchange(port: number, text: string, host = '127.0.0.1', timeoutMs = 5000): Promise<string> {
+/** Sends raw bytes (a string as UTF-8) on a new TCP connection and returns everything read until the server closes it. */
+export function rawExchange(port: number, text: string | Buffer, host = '127.0.0.1', timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port })
     const chunks: Buffer[] = []

@@ -172,6 +172,12 @@ t.test('held 5 s (the snippet holds 1 s): a drain, a down and a return reach HAP
     t.ok(Number(line?.[1]) >= HELD_FOR_MS, `that check had been held ${line?.[1]} ms: the agent answered it when the state changed`)
     t.comment(`${state}: HAProxy showed ${expected} ${seenAt - changedAt} ms after the change`)
   }
+  const checks = running.agent.core.lb.views.list().reduce((sum, view) => sum + view.checks, 0)
+  t.equal(
+    running.agent.core.metrics.connectionsByReader.get('direct'),
+    checks,
+    `all ${checks} of HAProxy's checks were read straight from the socket`,
+  )
 })
 
 t.test('a load balancer whose timeout check is shorter than its hold: one failed check, then the agent holds it shorter', async (t) => {

@@ -1,0 +1,123 @@
+import type { Server } from 'node:http'
+import type { Socket } from 'node:net'
+
+/** Who read a connection on the health listener: the direct check reader, or node:http. */
+export const CONNECTION_READERS = ['direct', 'node_http'] as const
+export type ConnectionReader = (typeof CONNECTION_READERS)[number]
+
+export interface DirectChecksOptions<Check> {
+  /** The check in a connection's first chunk, or null for node:http to read the connection. */
+  read: (chunk: Buffer) => Check | null
+  /** Answers the check on `socket` (now or after a hold), then ends it. */
+  answer: (check: Check, socket: Socket) => void
+  /** Counts each connection once it is known who reads it. */
+  count: (reader: ConnectionReader) => void
+  /** A connection silent this long goes to node:http, whose header timeout then applies. */
+  silentMs?: number
+}
+
+/** Load balancers write their check as soon as they connect: a connection silent a second is something else. */
+const SILENT_MS = 1000
+
+/**
+ * Reads a check straight from the socket and answers it without node:http's request and response
+ * objects: at 1,000 load balancers the check is nearly all the agent does, and those objects cost
+ * about a fifth of it. The first chunk of every connection decides: a complete plain check (what
+ * HAProxy sends, see check-request.ts) is answered here; anything else is put back in front of the
+ * socket and handed, untouched, to node:http's own connection handler, as if it had just arrived.
+ */
+export class DirectChecks<Check> {
+  private readonly toNodeHttp: (socket: Socket) => void
+  /** Connections that have not sent anything yet, in order of arrival. */
+  private readonly pending = new Map<Socket, number>()
+  private sweep: NodeJS.Timeout | null = null
+  private readonly silentMs: number
+  private readonly onFirstData: (this: Socket, chunk: Buffer) => void
+
+  constructor(
+    private readonly server: Server,
+    private readonly options: DirectChecksOptions<Check>,
+  ) {
+    this.silentMs = options.silentMs ?? SILENT_MS
+    const listeners = server.listeners('connection')
+    if (listeners.length !== 1)
+      throw new Error(`node:http's server has ${listeners.length} connection listeners where it had one: cannot read checks before it`)
+    const nodeHttp = listeners[0] as (socket: Socket) => void
+    this.toNodeHttp = (socket) => nodeHttp.call(server, socket)
+    server.removeListener('connection', nodeHttp)
+    server.on('connection', (socket: Socket) => this.accept(socket))
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the socket is `this` in its listener
+    const self = this
+    this.onFirstData = function (this: Socket, chunk: Buffer) {
+      self.first(this, chunk)
+    }
+  }
+
+  /** Closes the connections that have sent nothing yet (the listener is closing). */
+  closePending(): void {
+    for (const socket of this.pending.keys()) socket.destroy()
+    this.pending.clear()
+  }
+
+  private accept(socket: Socket): void {
+    this.pending.set(socket, Date.now())
+    socket.on('data', this.onFirstData)
+    socket.on('error', destroyQuietly)
+    // The listener allows half-open connections (node:http's choice); a checker that hangs up
+    // before its answer (or a TCP connect check) is ended from this side, as node:http does.
+    socket.on('end', endSocket)
+    this.sweep ??= setTimeout(() => this.handOverSilent(), this.silentMs).unref()
+  }
+
+  private first(socket: Socket, chunk: Buffer): void {
+    socket.removeListener('data', this.onFirstData)
+    this.pending.delete(socket)
+    const check = this.options.read(chunk)
+    if (check === null) {
+      this.handOver(socket, chunk)
+      return
+    }
+    this.options.count('direct')
+    // Kept flowing, so that a hang-up while the check is held is seen.
+    socket.on('data', ignore)
+    this.options.answer(check, socket)
+  }
+
+  /** node:http reads the connection from here on, starting with `chunk` if something was read. */
+  private handOver(socket: Socket, chunk: Buffer | null): void {
+    socket.removeListener('data', this.onFirstData)
+    socket.removeListener('error', destroyQuietly)
+    socket.removeListener('end', endSocket)
+    socket.pause()
+    if (chunk) socket.unshift(chunk)
+    this.toNodeHttp(socket)
+    socket.resume()
+    this.options.count('node_http')
+  }
+
+  private handOverSilent(): void {
+    this.sweep = null
+    const now = Date.now()
+    for (const [socket, since] of this.pending) {
+      if (socket.destroyed) {
+        this.pending.delete(socket)
+        continue
+      }
+      if (now - since < this.silentMs) break
+      this.pending.delete(socket)
+      this.handOver(socket, null)
+    }
+    if (this.pending.size > 0) this.sweep = setTimeout(() => this.handOverSilent(), this.silentMs).unref()
+  }
+}
+
+function destroyQuietly(this: Socket): void {
+  this.destroy()
+}
+
+function endSocket(this: Socket): void {
+  // Ending an ended socket makes an error (with its stack) for nothing.
+  if (this.writable) this.end()
+}
+
+function ignore(): void {}
