@@ -129,6 +129,15 @@ function startBaseline(ctx: BenchContext, port: number, holdMs = 0) {
   return child
 }
 
+/** The share of the agent's connections it read as checks straight from the socket (the rest went to node:http). */
+async function directShare(port: number): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const count = (reader: string) =>
+    Number(new RegExp(`^health_agent_health_connections_total\\{reader="${reader}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
+  const direct = count('direct')
+  return round(direct / Math.max(1, direct + count('node_http')), 4)
+}
+
 /** Turns of the agent and a bare node:http server at 1,000 load balancers: one turn of either can move by 10 %. */
 const TURNS = 4
 
@@ -141,7 +150,8 @@ async function turns(ctx: BenchContext, label: string, measureWith: Measure, hol
   for (let turn = 0; turn < TURNS; turn++) {
     ctx.log(`scale: 1000 load balancers${label}, agent then bare node:http (turn ${turn + 1} of ${TURNS})`)
     const agent = await startAgentProcess(ctx, `scale-1000${label ? '-held' : ''}-${turn}`)
-    agentRuns.push(await measureWith(ctx, agent.pid, agent.healthPort, 1000))
+    const run = await measureWith(ctx, agent.pid, agent.healthPort, 1000)
+    agentRuns.push({ ...run, direct_share: await directShare(agent.healthPort) })
     await stopChild(agent.child)
     const port = await freePort()
     const baseline = startBaseline(ctx, port, holdMs)

@@ -31,6 +31,7 @@ export class DirectChecks<Check> {
   /** Connections that have not sent anything yet, in order of arrival. */
   private readonly pending = new Map<Socket, number>()
   private sweep: NodeJS.Timeout | null = null
+  private closing = false
   private readonly silentMs: number
   private readonly onFirstData: (this: Socket, chunk: Buffer) => void
 
@@ -53,13 +54,22 @@ export class DirectChecks<Check> {
     }
   }
 
-  /** Closes the connections that have sent nothing yet (the listener is closing). */
-  closePending(): void {
+  /**
+   * The listener is closing: the connections that have sent nothing yet are closed, and any that
+   * still arrives goes to node:http, which answers it as a closing server does.
+   */
+  close(): void {
+    this.closing = true
     for (const socket of this.pending.keys()) socket.destroy()
     this.pending.clear()
   }
 
   private accept(socket: Socket): void {
+    if (this.closing) {
+      this.toNodeHttp(socket)
+      this.options.count('node_http')
+      return
+    }
     this.pending.set(socket, Date.now())
     socket.on('data', this.onFirstData)
     socket.on('error', destroyQuietly)

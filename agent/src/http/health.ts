@@ -1,68 +1,16 @@
-import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AgentCore } from '../core/agent-core.js'
 import { publicStatus, renderStatus } from '../protocol/render.js'
 import { followChanges } from './page/changes.js'
 import { statusPage } from './page/plugin.js'
-import type { Verdict } from '../state/effective.js'
 import { HOLD_HEADER, holdCapAfterCut, holdMs, parseHoldHeader } from '../lb/hold.js'
 import type { LbView } from '../lb/views.js'
 import { HeldChecks, type HeldConnection } from './held-checks.js'
 import { readCheckRequest, type CheckRequest } from './check-request.js'
 import { DirectChecks } from './direct-checks.js'
-
-function checkBody(verdict: Verdict): string {
-  return verdict.why ? `${verdict.state}: ${verdict.why}\n` : `${verdict.state}\n`
-}
-
-/** The answer to every check while one verdict holds, for node:http and as the start of a raw response. */
-interface PreparedAnswer {
-  readonly verdict: Verdict
-  readonly body: string
-  readonly headers: Readonly<Record<string, string | number>>
-  /** The status line and the headers above, as node:http writes them. */
-  readonly rawHead: string
-}
-
-function prepareAnswer(verdict: Verdict): PreparedAnswer {
-  const body = checkBody(verdict)
-  const headers = {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-health-state': verdict.state,
-  }
-  const statusLine = `HTTP/1.1 ${verdict.httpStatus} ${STATUS_CODES[verdict.httpStatus] ?? ''}\r\n`
-  const rawHead =
-    statusLine +
-    Object.entries(headers)
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('')
-  return { verdict, body, headers, rawHead }
-}
-
-/**
- * The bytes of a direct answer, the same node:http would send to a request that asked to close,
- * kept as buffers for the verdict and the second (the Date header) they were made for.
- */
-function directAnswers(): (answer: PreparedAnswer, method: CheckRequest['method']) => Buffer {
-  let madeFor: PreparedAnswer | null = null
-  let second = -1
-  let full = Buffer.alloc(0)
-  let headOnly = full
-  return (answer, method) => {
-    const now = Math.floor(Date.now() / 1000)
-    if (answer !== madeFor || now !== second) {
-      madeFor = answer
-      second = now
-      headOnly = Buffer.from(`${answer.rawHead}Date: ${new Date(now * 1000).toUTCString()}\r\nConnection: close\r\n\r\n`, 'latin1')
-      full = Buffer.concat([headOnly, Buffer.from(answer.body)])
-    }
-    // Like node:http, no body for HEAD, with the length it would have had.
-    return method === 'HEAD' ? headOnly : full
-  }
-}
+import { directAnswers, prepareAnswer, type PreparedAnswer } from './check-answer.js'
 
 /**
  * The check itself, answered in front of fastify: it is the one request that comes all the time,
@@ -199,8 +147,8 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
   // Held checks would keep the listener open for their hold: they get their answer now; connections
   // that have sent nothing yet are closed.
   app.addHook('preClose', (done) => {
-    check.held.releaseAll()
-    direct?.closePending()
+    check.held.close()
+    direct?.close()
     done()
   })
   core.metrics.heldChecks(() => check.held.size)
