@@ -35,15 +35,22 @@ export class DirectChecks<Check> {
   private readonly silentMs: number
   private readonly onFirstData: (this: Socket, chunk: Buffer) => void
 
-  constructor(
-    private readonly server: Server,
+  /**
+   * Reads checks on `server` before node:http does; null, leaving `server` as it was, if its
+   * node:http does not have the one connection listener it has in Node.js 20 and 24.
+   */
+  static install<Check>(server: Server, options: DirectChecksOptions<Check>): DirectChecks<Check> | null {
+    const listeners = server.listeners('connection')
+    if (listeners.length !== 1) return null
+    return new DirectChecks(server, listeners[0] as (socket: Socket) => void, options)
+  }
+
+  private constructor(
+    server: Server,
+    nodeHttp: (socket: Socket) => void,
     private readonly options: DirectChecksOptions<Check>,
   ) {
     this.silentMs = options.silentMs ?? SILENT_MS
-    const listeners = server.listeners('connection')
-    if (listeners.length !== 1)
-      throw new Error(`node:http's server has ${listeners.length} connection listeners where it had one: cannot read checks before it`)
-    const nodeHttp = listeners[0] as (socket: Socket) => void
     this.toNodeHttp = (socket) => nodeHttp.call(server, socket)
     server.removeListener('connection', nodeHttp)
     server.on('connection', (socket: Socket) => this.accept(socket))

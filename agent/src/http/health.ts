@@ -135,11 +135,16 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
       )
       // HAProxy opens a connection per check; other checkers keep theirs: do not drop them first.
       server.keepAliveTimeout = 65_000
-      direct = new DirectChecks(server, {
+      direct = DirectChecks.install(server, {
         read: (chunk) => readCheckRequest(chunk, core.config.checkPath),
         answer: check.answerDirect,
         count: (reader) => core.metrics.countConnection(reader),
       })
+      if (!direct)
+        core.logger.warn(
+          { node: process.version },
+          "this Node.js's HTTP server is not built as expected: every check goes through node:http (correct, at more CPU a check)",
+        )
       return server
     },
   })

@@ -1,5 +1,7 @@
-import { connect, type Socket } from 'node:net'
+import { createServer } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
+import { DirectChecks } from '../../src/http/direct-checks.js'
 import { startAgent, type RunningAgent } from '../helpers/agent.js'
 import { httpRequest, rawExchange } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
@@ -86,6 +88,13 @@ t.test('node:http reads what is not a plain check: a split request, pipelining, 
   const bad = await rawExchange(running.healthPort, 'GET /health HTTP/1.0\r\nX-A : 1\r\n\r\n')
   t.match(bad, /^HTTP\/1\.1 400 /, "a malformed head gets node:http's 400")
 
+  // What `option httpchk GET /health HTTP/1.1` sends without `http-check send hdr Host` (README).
+  const noHost = await rawExchange(
+    running.healthPort,
+    `GET /health HTTP/1.1\r\nx-haproxy-server-state: ${STATE}\r\nconnection: close\r\n\r\n`,
+  )
+  t.match(noHost, /^HTTP\/1\.1 400 /, "HTTP/1.1 without a Host gets node:http's 400")
+
   const metrics = await httpRequest(`${running.healthUrl}/metrics`)
   t.match(metrics.body, /^health_agent_health_connections_total\{reader="node_http"\} \d+$/m, 'the readers are in the metrics')
   t.match(metrics.body, /^health_agent_health_connections_total\{reader="direct"\} 0$/m)
@@ -130,4 +139,17 @@ t.test('a held check read from the socket is answered by the change, and the age
   await silent.closed
   await closing
   t.pass('and the agent closed, with a connection that had sent nothing')
+})
+
+t.test('on a node:http built otherwise, nothing is read directly and node:http answers everything', async (t) => {
+  const server = createServer((_, response) => response.end('from node:http\n'))
+  server.on('connection', () => undefined)
+  t.equal(
+    DirectChecks.install(server, { read: () => 'check', answer: () => t.fail('read directly'), count: () => t.fail('counted') }),
+    null,
+  )
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const raw = await rawExchange((server.address() as AddressInfo).port, HAPROXY_CHECK)
+  t.match(raw, /\r\n\r\nfrom node:http\n$/)
 })

@@ -115,6 +115,11 @@ t.test('the single executable runs both commands, by name and by subcommand, as 
     const metrics = await httpRequest(`http://${agent.health}/metrics`)
     t.equal(metrics.status, 200)
     t.match(metrics.body, /^# HELP /m, `${flavour.name}: metrics`)
+    t.match(
+      metrics.body,
+      /^health_agent_health_connections_total\{reader="direct"\} [2-9]$/m,
+      `${flavour.name}: its runtime's node:http lets the checks be read straight from the socket`,
+    )
     t.equal(await agent.stop('SIGINT'), 0, `${flavour.name}: SIGINT stops it cleanly`)
   }
 })
