@@ -6,6 +6,35 @@ import { CONNECTION_READERS, type ConnectionReader } from './http/direct-checks.
 const PREFIX = 'health_agent_'
 
 /**
+ * A counter kept on the hot path as plain numbers in `counts`, handed to prom-client only when
+ * scraped (no label hashing per increment); the keys in `always` are shown even at 0.
+ */
+function scrapedCounter<K extends string | number>(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  counts: ReadonlyMap<K, number>,
+  always: readonly K[] = [],
+): void {
+  new Counter({
+    name: `${PREFIX}${name}`,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const key of always) if (!counts.has(key)) this.inc({ [label]: String(key) }, 0)
+      for (const [key, count] of counts) this.inc({ [label]: String(key) }, count)
+    },
+  })
+}
+
+function increment<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1)
+}
+
+/**
  * The agent's Prometheus instruments, on a registry of its own so that two agents in one
  * process (the tests) never share a series.
  */
@@ -16,9 +45,9 @@ export class AgentMetrics {
   private readonly transitions: Counter<'kind' | 'source' | 'to'>
   private readonly stateFileErrors: Counter<'kind'>
   private readonly stateFileOk: Gauge
-  /** Checks answered, by status code: plain numbers on the hot path, handed to prom-client at scrape time. */
+  /** Checks answered, by status code. */
   private readonly checksByCode = new Map<number, number>()
-  /** Connections on the health listener by who read them, counted like `checksByCode`. */
+  /** Connections on the health listener, by who read them. */
   readonly connectionsByReader = new Map<ConnectionReader, number>()
 
   constructor() {
@@ -41,28 +70,21 @@ export class AgentMetrics {
       labelNames: ['kind', 'source', 'to'],
       registers: [this.registry],
     })
-    const checksByCode = this.checksByCode
-    new Counter({
-      name: `${PREFIX}checks_total`,
-      help: 'Health checks answered on the check path, by HTTP status code',
-      labelNames: ['code'],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const [code, count] of checksByCode) this.inc({ code: String(code) }, count)
-      },
-    })
-    const connectionsByReader = this.connectionsByReader
-    new Counter({
-      name: `${PREFIX}health_connections_total`,
-      help: 'Connections on the health listener, by reader: direct (a plain check answered from the socket) or node_http (everything else)',
-      labelNames: ['reader'],
-      registers: [this.registry],
-      collect() {
-        this.reset()
-        for (const reader of CONNECTION_READERS) this.inc({ reader }, connectionsByReader.get(reader) ?? 0)
-      },
-    })
+    scrapedCounter(
+      this.registry,
+      'checks_total',
+      'Health checks answered on the check path, by HTTP status code',
+      'code',
+      this.checksByCode,
+    )
+    scrapedCounter(
+      this.registry,
+      'health_connections_total',
+      'Connections on the health listener, by reader: direct (a plain check answered from the socket) or node_http (everything else)',
+      'reader',
+      this.connectionsByReader,
+      CONNECTION_READERS,
+    )
     this.stateFileErrors = new Counter({
       name: `${PREFIX}state_file_errors_total`,
       help: 'Times the state file could not be used (missing, empty, invalid, unreadable); the last good state was kept',
@@ -103,11 +125,11 @@ export class AgentMetrics {
 
   /** On the health check's hot path: one map update, no label hashing. */
   countCheck(code: number): void {
-    this.checksByCode.set(code, (this.checksByCode.get(code) ?? 0) + 1)
+    increment(this.checksByCode, code)
   }
 
   countConnection(reader: ConnectionReader): void {
-    this.connectionsByReader.set(reader, (this.connectionsByReader.get(reader) ?? 0) + 1)
+    increment(this.connectionsByReader, reader)
   }
 
   stateFileProblem(kind: FileProblemKind | null): void {
