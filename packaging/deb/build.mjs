@@ -79,7 +79,8 @@ export function buildDeb(binary = buildSea()) {
   for (const script of ['pre-deploy', 'post-deploy', 'deploy-war', 'rolling-deploy']) {
     put(tree, `usr/lib/${name}/scripts/${script}`, readFileSync(join(ROOT, 'scripts', script)), 0o755)
   }
-  put(tree, `usr/lib/${name}/scripts/lib/common.sh`, readFileSync(join(ROOT, 'scripts/lib/common.sh')))
+  for (const lib of ['common.sh', 'remote-deploy.sh'])
+    put(tree, `usr/lib/${name}/scripts/lib/${lib}`, readFileSync(join(ROOT, 'scripts/lib', lib)))
   cpSync(join(ROOT, 'haproxy-snippets'), join(tree, `usr/share/${name}/haproxy-snippets`), { recursive: true })
 
   put(tree, 'lib/systemd/system/tomcat-health-agent.service', readFileSync(join(ROOT, 'scripts/systemd/tomcat-health-agent.service')))

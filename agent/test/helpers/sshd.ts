@@ -60,7 +60,28 @@ export function ensurePrivsepDir(): () => void {
   return () => rmSync('/run/sshd', { recursive: true, force: true })
 }
 
-export async function startSshd(options: { namespace: string; address: string; dir: string; client: ClientKeys }): Promise<RunningSshd> {
+/**
+ * Options beyond the defaults: `rootShell`, root's login shell for this sshd's sessions (e.g.
+ * /bin/sh, dash on Debian), by a private mount namespace where /etc/passwd is a copy that says so;
+ * `prefix`, a command sshd runs under (e.g. prlimit), inherited by every session.
+ */
+export interface SshdExtras {
+  rootShell?: string
+  prefix?: string[]
+}
+
+/** The command that runs `command` with root's login shell read as `shell` (in its own mount namespace). */
+function withRootShell(dir: string, shell: string, command: string[]): string[] {
+  const passwd = join(dir, 'passwd')
+  writeFileSync(passwd, readFileSync('/etc/passwd', 'utf8').replace(/^(root:[^\n]*:)[^:\n]*$/m, `$1${shell}`))
+  // A constant script; the paths are its arguments. The namespace and its mount end with sshd.
+  const script = 'mount --bind "$0" /etc/passwd && exec "$@"'
+  return [requireBinary('unshare'), '--mount', '--propagation', 'slave', '--', 'sh', '-c', script, passwd, ...command]
+}
+
+export async function startSshd(
+  options: { namespace: string; address: string; dir: string; client: ClientKeys } & SshdExtras,
+): Promise<RunningSshd> {
   const sshd = requireBinary('sshd')
   const { namespace, address, dir, client } = options
   mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -95,7 +116,9 @@ export async function startSshd(options: { namespace: string; address: string; d
   if (check.status !== 0) throw new Error(`sshd -t rejected ${config}: ${check.stderr}`)
   writeFileSync(client.knownHosts, `${address} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`, { flag: 'a' })
 
-  const child = spawn('ip', ['netns', 'exec', namespace, sshd, '-D', '-e', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let command = [...(options.prefix ?? []), sshd, '-D', '-e', '-f', config]
+  if (options.rootShell) command = withRootShell(dir, options.rootShell, command)
+  const child = spawn('ip', ['netns', 'exec', namespace, ...command], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr.on('data', (c: Buffer) => (output += c.toString()))

@@ -24,7 +24,10 @@ t.test('a host line without keys gives deploy-war no argument at all (was one em
   t.equal(result.status, 0, result.stderr)
   const lines = result.stdout.trim().split('\n')
   t.match(lines[1], /1\/2 web1, locally: deploy-war --war \S+app\.war$/, 'nothing after the WAR')
-  t.match(lines[2], /2\/2 web2, over ssh to deploy@web2 \(package in \/opt\/tomcat-health-agent\): deploy-war --war \S+app\.war$/)
+  t.match(
+    lines[2],
+    /2\/2 web2, over ssh to deploy@web2 \(package in \/usr\/lib\/tomcat-health-agent or \/opt\/tomcat-health-agent\): deploy-war --war \S+app\.war$/,
+  )
   t.notMatch(result.stdout, /''/, 'no empty argument anywhere')
 })
 

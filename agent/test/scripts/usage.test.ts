@@ -60,7 +60,7 @@ t.test('rolling-deploy --dry-run prints the plan from the inventory and touches 
   )
   t.match(
     lines[2],
-    /2\/3 web2, over ssh to deploy@web2 \(package in \/opt\/tomcat-health-agent\): deploy-war --war \S+ --catalina-base \/var\/lib\/tomcat10 --drain-timeout 300$/,
+    /2\/3 web2, over ssh to deploy@web2 \(package in \/usr\/lib\/tomcat-health-agent or \/opt\/tomcat-health-agent\): deploy-war --war \S+ --catalina-base \/var\/lib\/tomcat10 --drain-timeout 300$/,
   )
   t.match(lines[3], /3\/3 web3, over ssh to deploy@web3 \(package in \/opt\/agent\): deploy-war --war \S+ --exploded --drain-timeout 300$/)
 
