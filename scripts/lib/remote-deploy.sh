@@ -107,12 +107,13 @@ receive_war() {
 
 # The detached part, run by bash -c with RECORD and the deploy-war command as its arguments: holds
 # the record's lock while deploy-war runs, then writes its exit status (renamed into place, so
-# that a reader never sees half of it) and drops the WAR copy.
+# that a reader never sees half of it) and drops the WAR copy. deploy-war gets no copy of the
+# lock's descriptor: a Tomcat it starts must not hold the lock for its whole life.
 # shellcheck disable=SC2016 # expanded by that bash, not this one
 DETACHED='record="$1"; shift
 exec 9>"$record/lock"; flock 9
 echo "$$" >"$record/pid"
-rc=0; "$@" || rc=$?
+rc=0; "$@" 9>&- || rc=$?
 rm -f -- "$record/war/"*
 echo "$rc" >"$record/exit.new" && mv "$record/exit.new" "$record/exit"'
 

@@ -20,6 +20,20 @@ t.test('every deploy script has --help and refuses bad usage with exit 2 and one
     ['deploy-war', ['--war', join(dir, 'not-a.war')], /is not a WAR \(not a zip file\)/],
     ['deploy-war', ['--canary-for', 'a while'], /--canary-for: expected a duration such as 120, 90s or 10m, got 'a while'/],
     ['deploy-war', ['--canary-arg', '--min-requests=5'], /--canary-arg goes with --canary-for/],
+    ...['.', '..', 'a/b', '#a', 'a#', 'a##', '##v', 'a##b##c', 'a#..#b', 'a#.#b', '.hidden', 'a b', 'a\tb', 'a\u0001b', 'a\nb'].map(
+      (name): [string, string[], RegExp] => [
+        'deploy-war',
+        // A Tomcat of the test's own: never the machine's /var/lib/tomcat10.
+        ['--rollback', '--catalina-base', dir, '--context', name],
+        /--context: [^\n]+ is not a context name Tomcat would deploy as given: use letters, digits, \. _ -, # for a \/ inside the path, ##VERSION at the end; not \. or \.\. as a part, nor a leading \./,
+      ],
+    ),
+    // Names Tomcat deploys get past the name check (to the next one: this Tomcat has no webapps).
+    ...['ROOT', 'app', 'shop#api', 'app##002', 'ROOT##2026.12-1', 'a.b_c-d', 'a#b.c#d'].map((name): [string, string[], RegExp] => [
+      'deploy-war',
+      ['--rollback', '--catalina-base', dir, '--context', name],
+      /no webapps folder/,
+    ]),
     ['rolling-deploy', [], /--inventory FILE is required/],
     ['rolling-deploy', ['--inventory', join(dir, 'none')], /cannot read the inventory/],
   ]
