@@ -35,10 +35,11 @@ function findPackageRoot(): string {
 export const PACKAGE_ROOT: string = BUILD?.standalone ? '' : findPackageRoot()
 
 /**
- * A git checkout keeps its state in its own var/; anything installed (the npm package, the .deb,
- * the binary, the image) uses the system's paths, so that an upgrade does not lose the state.
+ * A source tree (a git checkout, or an unpacked source tarball: agent/src is there, not .git)
+ * keeps its state in its own var/; anything installed (the npm package, which ships no sources,
+ * the .deb, the binary, the image) uses the system's paths, so that an upgrade does not lose the state.
  */
-export const DEVELOPMENT_CHECKOUT: string | null = PACKAGE_ROOT && existsSync(join(PACKAGE_ROOT, '.git')) ? PACKAGE_ROOT : null
+export const DEVELOPMENT_CHECKOUT: string | null = PACKAGE_ROOT && existsSync(join(PACKAGE_ROOT, 'agent/src')) ? PACKAGE_ROOT : null
 
 const pkg: { name: string; version: string } =
   BUILD ?? (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string; version: string })
