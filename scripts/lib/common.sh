@@ -46,7 +46,9 @@ step_ended() {
 }
 
 # find_agentctl EXIT_CODE: sets AGENTCTL_CMD (an array, so that a path with spaces stays one word)
-# to the agentctl of this checkout (built), or of the installed package, or the one on PATH.
+# to the agentctl of this checkout or npm package (dist/bin), or of the Debian package these
+# scripts came with (PREFIX/lib/tomcat-health-agent/scripts: PREFIX/bin/agentctl, whatever PATH
+# says), or the one on PATH.
 # Call it directly, not in $(...): when none is found the script itself must stop, with EXIT_CODE.
 # shellcheck disable=SC2034 # AGENTCTL_CMD is read by the scripts that source this file
 find_agentctl() {
@@ -54,6 +56,8 @@ find_agentctl() {
     read -r -a AGENTCTL_CMD <<<"$AGENTCTL"
   elif [ -f "$SCRIPTS_DIR/../dist/bin/agentctl.mjs" ]; then
     AGENTCTL_CMD=(node "$SCRIPTS_DIR/../dist/bin/agentctl.mjs")
+  elif [[ "$SCRIPTS_DIR" == */lib/tomcat-health-agent/scripts ]] && [ -x "${SCRIPTS_DIR%/lib/tomcat-health-agent/scripts}/bin/agentctl" ]; then
+    AGENTCTL_CMD=("${SCRIPTS_DIR%/lib/tomcat-health-agent/scripts}/bin/agentctl")
   elif command -v agentctl >/dev/null 2>&1; then
     AGENTCTL_CMD=(agentctl)
   else

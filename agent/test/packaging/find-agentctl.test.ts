@@ -70,3 +70,38 @@ t.test('a checkout in a folder with a space: pre-deploy runs its agentctl', asyn
   t.notMatch(result.stderr, /Cannot find module/)
   t.match(readFileSync(join(data, 'state'), 'utf8'), /^drain .*reason="space test"/)
 })
+
+t.test("installed from the Debian package: the scripts run the package's agentctl, whatever PATH says", async (t) => {
+  const dir = tempDir(t)
+  // The package's layout under a root of the test's own: /usr/lib/tomcat-health-agent/scripts and
+  // /usr/bin/agentctl, a symlink to the executable (here the npm build of agentctl, which runs as
+  // the same command; node reads it as a module by its .mjs name).
+  const usr = join(dir, 'root/usr')
+  cpSync(join(PACKAGE_ROOT, 'scripts'), join(usr, 'lib/tomcat-health-agent/scripts'), { recursive: true })
+  mkdirSync(join(usr, 'bin'), { recursive: true })
+  cpSync(requireBuilt(AGENTCTL_BIN), join(usr, 'lib/tomcat-health-agent/agentctl.mjs'))
+  symlinkSync('../lib/tomcat-health-agent/agentctl.mjs', join(usr, 'bin/agentctl'))
+  const path = barePath(dir)
+  symlinkSync(process.execPath, join(path, 'node'))
+  const data = join(dir, 'data')
+  const agent = await spawnAgent(t, ['--data-dir', data])
+  // No load balancer checks this agent: the drain is set, and not confirmed within 1 s (exit 1).
+  const result = spawnSync(
+    join(path, 'bash'),
+    [
+      join(usr, 'lib/tomcat-health-agent/scripts/pre-deploy'),
+      '--reason',
+      'deb layout',
+      '--drain-timeout',
+      '1',
+      '--agent',
+      agent.adminUrl,
+      '--token-file',
+      join(data, 'admin-token'),
+    ],
+    { encoding: 'utf8', env: { PATH: path }, timeout: 60_000 },
+  )
+  t.equal(result.status, 1, result.stderr)
+  t.match(result.stdout, /drain: admin state is now drain/)
+  t.match(readFileSync(join(data, 'state'), 'utf8'), /^drain .*reason="deb layout"/)
+})
