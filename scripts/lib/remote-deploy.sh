@@ -73,7 +73,7 @@ check_previous() {
   shopt -u nullglob
   for record in "${records[@]}"; do
     record="${record%/}"
-    started="$(stat -c %y "$record" 2>/dev/null | cut -d. -f1)"
+    started="$(cat "$record/started" 2>/dev/null || echo "at an unknown time")"
     last_step "$record"
     if [ -f "$record/exit" ]; then
       rc="$(<"$record/exit")"
@@ -135,7 +135,8 @@ remote_deploy_main() {
   mkdir -p "$history" || rdie "cannot make $history"
   check_previous "$history"
   record="$(mktemp -d "$history/.rolling-deploy.XXXXXXXXXX")" || rdie "cannot make a folder in $history"
-  mkdir "$record/war"
+  printf '%(%F %T %Z)T\n' -1 >"$record/started"
+  mkdir "$record/war" || rdie "cannot make a folder in $record"
   receive_war "$record" "$record/war/$war_name" "$war_size"
   : >"$record/log"
   setsid bash -c "$DETACHED" deploy "$record" "$DEPLOY_WAR" --war "$record/war/$war_name" "${args[@]}" </dev/null >>"$record/log" 2>&1 &

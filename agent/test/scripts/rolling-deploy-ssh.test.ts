@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
@@ -261,5 +261,31 @@ t.test('rolling-deploy over ssh to a host whose login shell is dash', async (t) 
     t.match(last.output, /\| deploy-war: deployed/, 'with its log')
     t.equal(calls(h1), before + 2, 'then this run deployed')
     t.same(records(h1), [], 'and no record is left')
+  })
+
+  await t.test('a deploy whose process died on the host (a reboot, a kill): the next run stops and says what to check', async (t) => {
+    writeFileSync(inventory, line(h1, ''))
+    rmSync(join(h1.agentDir, 'release'))
+    const before = calls(h1)
+    const first = startRoll(client, inventory, war)
+    await waitFor('deploy-war in its step on h1', () => first.output().includes('deploy-war: step: stop tomcat'), { timeoutMs: 30_000 })
+    const [record] = records(h1)
+    const pid = Number(readFileSync(join(h1.base, 'deploy-history', record!, 'pid'), 'utf8'))
+    // The detached step leads its own session: its group is it and the deploy-war it runs.
+    process.kill(-pid, 'SIGKILL')
+    t.not((await first.done).code, 0)
+
+    const next = await roll(client, inventory, war)
+    t.equal(next.code, 1, next.output)
+    t.match(
+      next.output,
+      /a previous deploy here \(started .*\) stopped at: stop tomcat, without finishing \(its process is gone; log .*\): check the host \(agentctl status; deploy-war --rollback if needed\), then remove (\S+) and run rolling-deploy again/,
+    )
+    t.equal(calls(h1), before + 1, 'nothing ran meanwhile')
+    rmSync(join(h1.base, 'deploy-history', record!), { recursive: true })
+    writeFileSync(join(h1.agentDir, 'release'), '')
+    const after = await roll(client, inventory, war)
+    t.equal(after.code, 0, after.output)
+    t.equal(calls(h1), before + 2, 'once the record is removed, the host is deployed')
   })
 })
