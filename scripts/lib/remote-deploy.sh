@@ -105,13 +105,14 @@ receive_war() {
   rdie "$problem; nothing changed here"
 }
 
-# The detached part, run by bash -c with RECORD and the deploy-war command as its arguments: holds
-# the record's lock while deploy-war runs, then writes its exit status (renamed into place, so
-# that a reader never sees half of it) and drops the WAR copy. deploy-war gets no copy of the
-# lock's descriptor: a Tomcat it starts must not hold the lock for its whole life.
+# The detached part, run by bash -c with RECORD and the deploy-war command as its arguments: it
+# inherits the record's lock (descriptor 9, taken when the record was made, so that a run beside
+# this one never sees a record without a live owner) and holds it while deploy-war runs, then
+# writes its exit status (renamed into place, so that a reader never sees half of it) and drops
+# the WAR copy. deploy-war gets no copy of descriptor 9: a Tomcat it starts must not hold the
+# lock for its whole life.
 # shellcheck disable=SC2016 # expanded by that bash, not this one
 DETACHED='record="$1"; shift
-exec 9>"$record/lock"; flock 9
 echo "$$" >"$record/pid"
 rc=0; "$@" 9>&- || rc=$?
 rm -f -- "$record/war/"*
@@ -135,12 +136,16 @@ remote_deploy_main() {
   mkdir -p "$history" || rdie "cannot make $history"
   check_previous "$history"
   record="$(mktemp -d "$history/.rolling-deploy.XXXXXXXXXX")" || rdie "cannot make a folder in $history"
+  exec 9>"$record/lock" || rdie "cannot open $record/lock"
+  flock -n 9 || rdie "cannot lock $record/lock"
   printf '%(%F %T %Z)T\n' -1 >"$record/started"
   mkdir "$record/war" || rdie "cannot make a folder in $record"
   receive_war "$record" "$record/war/$war_name" "$war_size"
   : >"$record/log"
   setsid bash -c "$DETACHED" deploy "$record" "$DEPLOY_WAR" --war "$record/war/$war_name" "${args[@]}" </dev/null >>"$record/log" 2>&1 &
   local pid=$!
+  # From now on only the detached part holds the lock: it outlives this session.
+  exec 9>&-
   # Follows the log until deploy-war's process ends (polled every 0.1 s by tail).
   tail -n +1 -s 0.1 --pid="$pid" -f "$record/log" >&2
   [ -f "$record/exit" ] || rdie "deploy-war ended without an exit status (killed?); its record: $record"
