@@ -145,7 +145,12 @@ t.test('on a node:http built otherwise, nothing is read directly and node:http a
   const server = createServer((_, response) => response.end('from node:http\n'))
   server.on('connection', () => undefined)
   t.equal(
-    DirectChecks.install(server, { read: () => 'check', answer: () => t.fail('read directly'), count: () => t.fail('counted') }),
+    DirectChecks.install(server, {
+      read: () => 'check',
+      answer: () => t.fail('read directly'),
+      count: () => t.fail('counted'),
+      deadlineMs: 1000,
+    }),
     null,
   )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
