@@ -23,8 +23,8 @@ export interface AgentCheckServerOptions {
 /**
  * HAProxy's agent-check protocol: on each connection, write one line and close. Whatever the
  * peer sends (`agent-send`) is read and dropped. HAProxy may close with a reset once it has its
- * line, so every socket has an 'error' handler; a peer that never reads or never closes is cut off
- * after timeoutMs, and at most maxConnections are open at once.
+ * line, so every socket has an 'error' handler; a connection still open timeoutMs after it was
+ * accepted is cut off, whatever the peer sends, and at most maxConnections are open at once.
  */
 export class AgentCheckServer {
   readonly server: Server
@@ -65,10 +65,12 @@ export class AgentCheckServer {
       this.sockets.delete(socket)
       metrics.connectionClosed()
     })
-    socket.setTimeout(this.options.timeoutMs, () => {
+    // From the connection's start, not its last byte: a peer trickling bytes must not keep a slot.
+    const deadline = setTimeout(() => {
       metrics.countProblem('timeout')
       socket.destroy()
-    })
+    }, this.options.timeoutMs).unref()
+    socket.once('close', () => clearTimeout(deadline))
     let received = 0
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs'
 import { hostname, userInfo } from 'node:os'
 import { parseCommandLine } from '../config/args.js'
 import { loadClientConfig } from '../config/load.js'
+import { readTokenFile } from '../config/token-file.js'
 import { CLIENT_SETTINGS } from '../config/schema.js'
 import { isAgentError } from '../errors.js'
 import { VERSION_LINE } from '../package-info.js'
@@ -173,8 +173,10 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   if (!endpoint) throw new UsageError(`--agent: expected http://HOST:PORT or unix:/PATH, got ${JSON.stringify(url)}`)
   let token: string
   try {
-    token = readFileSync(config.tokenFile, 'utf8').trim()
+    // As the agent reads it: run as root (the tomcat10 drop-in), a FIFO or /dev/zero must not hang it.
+    token = readTokenFile(config.tokenFile)
   } catch (err) {
+    if (isAgentError(err)) throw new UsageError(`${err.message} (see --token-file)`)
     throw new UsageError(
       `cannot read the admin token from ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (the agent creates it at first start; see --token-file)`,
     )

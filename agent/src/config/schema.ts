@@ -107,7 +107,7 @@ export const ConfigSchema = Type.Object(
       default: 5000,
       minimum: 100,
       maximum: 60000,
-      description: 'an agent-check connection idle or unread for this long is closed',
+      description: 'an agent-check connection still open this long after it was accepted is closed, whatever the peer sends',
       expected: 'an integer number of milliseconds from 100 to 60000',
       placeholder: 'MS',
     }),

@@ -11,6 +11,7 @@ import { trafficRoutes } from './traffic.js'
 import { bearerMatches } from './token.js'
 import { waitRoutes } from './wait.js'
 import { weightRoutes } from './weight.js'
+import { cutConnectionsOnClose } from './connection-limits.js'
 
 export const ADMIN_BODY_LIMIT = 16 * 1024
 
@@ -53,6 +54,7 @@ function refuse(request: FastifyRequest, reply: FastifyReply, error: AgentError,
 export function buildAdminServer(core: AgentCore, token: string): FastifyInstance {
   const log = core.logger.child({ component: 'admin' })
   const app = Fastify({ logger: false, bodyLimit: ADMIN_BODY_LIMIT, return503OnClosing: true })
+  cutConnectionsOnClose(app)
 
   app.setValidatorCompiler(({ schema, httpPart }) =>
     requestValidator(schema as TObject, httpPart === 'querystring' ? 'query' : 'body', WEIGHT_HINTS),

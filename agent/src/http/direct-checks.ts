@@ -1,5 +1,6 @@
 import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
+import { CLOSE_GRACE_MS } from './connection-limits.js'
 
 /** Who read a connection on the health listener: the direct check reader, or node:http. */
 export const CONNECTION_READERS = ['direct', 'node_http'] as const
@@ -14,6 +15,11 @@ export interface DirectChecksOptions<Check> {
   count: (reader: ConnectionReader) => void
   /** A connection silent this long goes to node:http, whose header timeout then applies. */
   silentMs?: number
+  /**
+   * A connection read here is destroyed this long after its check arrived, answered or not: the
+   * longest hold plus a grace for the answer to leave (a peer that never reads keeps it unsent).
+   */
+  deadlineMs: number
 }
 
 /** Load balancers write their check as soon as they connect: a connection silent a second is something else. */
@@ -31,6 +37,10 @@ export class DirectChecks<Check> {
   /** Connections that have not sent anything yet, in order of arrival. */
   private readonly pending = new Map<Socket, number>()
   private sweep: NodeJS.Timeout | null = null
+  /** Connections read here and not closed yet, in order of their check's arrival. */
+  private readonly answering = new Map<Socket, number>()
+  private deadlineSweep: NodeJS.Timeout | null = null
+  private readonly onAnsweringClose: (this: Socket) => void
   private closing = false
   private readonly silentMs: number
   private readonly onFirstData: (this: Socket, chunk: Buffer) => void
@@ -59,6 +69,9 @@ export class DirectChecks<Check> {
     this.onFirstData = function (this: Socket, chunk: Buffer) {
       self.first(this, chunk)
     }
+    this.onAnsweringClose = function (this: Socket) {
+      self.answering.delete(this)
+    }
   }
 
   /**
@@ -69,6 +82,10 @@ export class DirectChecks<Check> {
     this.closing = true
     for (const socket of this.pending.keys()) socket.destroy()
     this.pending.clear()
+    // Held checks were answered just before: their answers leave, then anything left is cut.
+    setTimeout(() => {
+      for (const socket of this.answering.keys()) socket.destroy()
+    }, CLOSE_GRACE_MS).unref()
   }
 
   private accept(socket: Socket): void {
@@ -79,7 +96,7 @@ export class DirectChecks<Check> {
     }
     this.pending.set(socket, Date.now())
     socket.on('data', this.onFirstData)
-    socket.on('error', destroyQuietly)
+    socket.on('error', destroySocket)
     // The listener allows half-open connections (node:http's choice); a checker that hangs up
     // before its answer (or a TCP connect check) is ended from this side, as node:http does.
     socket.on('end', endSocket)
@@ -97,13 +114,32 @@ export class DirectChecks<Check> {
     this.options.count('direct')
     // Kept flowing, so that a hang-up while the check is held is seen.
     socket.on('data', ignore)
+    // The answer asks to close (as node:http's does): once it has left, the connection is closed
+    // whatever the peer does, as node:http's destroySoon() does; the peer may keep its side open.
+    socket.once('finish', destroySocket)
+    this.answering.set(socket, Date.now())
+    socket.once('close', this.onAnsweringClose)
+    this.deadlineSweep ??= setTimeout(() => this.cutOverdue(), this.options.deadlineMs).unref()
     this.options.answer(check, socket)
+  }
+
+  /** Connections read here live at most deadlineMs, whatever the peer does (never reads, trickles). */
+  private cutOverdue(): void {
+    this.deadlineSweep = null
+    const now = Date.now()
+    for (const [socket, since] of this.answering) {
+      if (now - since < this.options.deadlineMs) break
+      this.answering.delete(socket)
+      socket.destroy()
+    }
+    const oldest = this.answering.values().next()
+    if (!oldest.done) this.deadlineSweep = setTimeout(() => this.cutOverdue(), oldest.value + this.options.deadlineMs - now).unref()
   }
 
   /** node:http reads the connection from here on, starting with `chunk` if something was read. */
   private handOver(socket: Socket, chunk: Buffer | null): void {
     socket.removeListener('data', this.onFirstData)
-    socket.removeListener('error', destroyQuietly)
+    socket.removeListener('error', destroySocket)
     socket.removeListener('end', endSocket)
     socket.pause()
     if (chunk) socket.unshift(chunk)
@@ -128,7 +164,7 @@ export class DirectChecks<Check> {
   }
 }
 
-function destroyQuietly(this: Socket): void {
+function destroySocket(this: Socket): void {
   this.destroy()
 }
 

@@ -11,6 +11,10 @@ import { HeldChecks, type HeldConnection } from './held-checks.js'
 import { readCheckRequest, type CheckRequest } from './check-request.js'
 import { DirectChecks } from './direct-checks.js'
 import { directAnswers, prepareAnswer, type PreparedAnswer } from './check-answer.js'
+import { cutConnectionsOnClose, KEEP_ALIVE_TIMEOUT_MS, NODE_HTTP_LIMITS } from './connection-limits.js'
+
+/** How long an answer may take to leave after its hold: a peer that never reads gets no longer. */
+const ANSWER_GRACE_MS = 2000
 
 /**
  * The check itself, answered in front of fastify: it is the one request that comes all the time,
@@ -130,15 +134,15 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
     logger: false,
     return503OnClosing: true,
     serverFactory: (handler) => {
-      const server = createServer((request, response) =>
+      const server = createServer(NODE_HTTP_LIMITS, (request, response) =>
         check.isCheck(request) ? check.answer(request, response) : handler(request, response),
       )
-      // HAProxy opens a connection per check; other checkers keep theirs: do not drop them first.
-      server.keepAliveTimeout = 65_000
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
       direct = DirectChecks.install(server, {
         read: (chunk) => readCheckRequest(chunk, core.config.checkPath),
         answer: check.answerDirect,
         count: (reader) => core.metrics.countConnection(reader),
+        deadlineMs: core.config.checkHoldMaxMs + ANSWER_GRACE_MS,
       })
       if (!direct)
         core.logger.warn(
@@ -156,6 +160,7 @@ export function buildHealthServer(core: AgentCore): FastifyInstance {
     direct?.close()
     done()
   })
+  cutConnectionsOnClose(app)
   core.metrics.heldChecks(() => check.held.size)
   app.setNotFoundHandler((request, reply) =>
     reply

@@ -1,52 +1,34 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs'
+import { fchmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
+import { readTokenFile } from '../config/token-file.js'
 import { AgentError } from '../errors.js'
 
-/** Far more than any token; a bigger file is not a token file. */
-const MAX_TOKEN_FILE_BYTES = 4096
-
 /**
- * Reads the token file: a regular file (never a FIFO, whose open would block the start), of at
- * most a few KiB, that its owner and group (deploy users) may read and nobody else. One that
- * others can read, or the group can write, is made private to owner and group (chmod 640) with a
- * warning, since the token may have been read already; one the agent cannot fix is refused.
+ * Reads the token file (see readTokenFile: no symlink, a regular file, a size cap) that its owner
+ * and group (deploy users) may read and nobody else. One that others can read, or the group can
+ * write, is made private to owner and group (chmod 640) with a warning, since the token may have
+ * been read already; one the agent cannot fix is refused.
  */
-function readTokenFile(path: string, logger: Logger): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
-  try {
-    const stat = fstatSync(fd)
-    if (!stat.isFile())
-      throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a regular file, got another kind of file`)
-    if (stat.size > MAX_TOKEN_FILE_BYTES) {
+function readOwnTokenFile(path: string, logger: Logger): string {
+  return readTokenFile(path, (fd, stat) => {
+    const mode = stat.mode & 0o777
+    if (!(mode & 0o027)) return
+    try {
+      fchmodSync(fd, mode & 0o740)
+    } catch (err) {
       throw new AgentError(
         'AGENT_ERR_TOKEN_FILE',
-        `token file ${path}: expected a token of at most ${MAX_TOKEN_FILE_BYTES} bytes, got ${stat.size}`,
+        `token file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}) and cannot be made private: ${(err as Error).message}; chmod 640 it`,
+        { cause: err },
       )
     }
-    const mode = stat.mode & 0o777
-    if (mode & 0o027) {
-      try {
-        fchmodSync(fd, mode & 0o740)
-      } catch (err) {
-        throw new AgentError(
-          'AGENT_ERR_TOKEN_FILE',
-          `token file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}) and cannot be made private: ${(err as Error).message}; chmod 640 it`,
-          { cause: err },
-        )
-      }
-      logger.warn(
-        { file: path, was: mode.toString(8).padStart(4, '0'), now: (mode & 0o740).toString(8).padStart(4, '0') },
-        'token file was readable by others: made private; replace the token if others could read it',
-      )
-    }
-    const buffer = Buffer.alloc(MAX_TOKEN_FILE_BYTES)
-    const length = readSync(fd, buffer, 0, buffer.length, 0)
-    return buffer.toString('utf8', 0, length).trim()
-  } finally {
-    closeSync(fd)
-  }
+    logger.warn(
+      { file: path, was: mode.toString(8).padStart(4, '0'), now: (mode & 0o740).toString(8).padStart(4, '0') },
+      'token file was readable by others: made private; replace the token if others could read it',
+    )
+  })
 }
 
 /**
@@ -55,7 +37,7 @@ function readTokenFile(path: string, logger: Logger): string {
  */
 export function loadOrCreateToken(path: string, logger: Logger): string {
   try {
-    const token = readTokenFile(path, logger)
+    const token = readOwnTokenFile(path, logger)
     if (token.length < 16) {
       throw new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: expected a token of at least 16 characters, got ${token.length}`)
     }

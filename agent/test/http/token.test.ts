@@ -62,7 +62,7 @@ t.test('a token file others can read, or its group can write, is made owner and 
 
 t.test('a token file that is not a regular file, or is huge, is refused at once', async (t) => {
   const { execFileSync } = await import('node:child_process')
-  const { mkdirSync, truncateSync } = await import('node:fs')
+  const { mkdirSync, symlinkSync, truncateSync } = await import('node:fs')
   const dir = tempDir(t)
   execFileSync('mkfifo', ['-m', '600', join(dir, 'fifo')])
   mkdirSync(join(dir, 'folder'))
@@ -70,6 +70,10 @@ t.test('a token file that is not a regular file, or is huge, is refused at once'
   truncateSync(join(dir, 'huge'), 10 * 1024 * 1024)
   t.throws(() => loadOrCreateToken(join(dir, 'fifo'), silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /expected a regular file/ })
   t.throws(() => loadOrCreateToken(join(dir, 'folder'), silent), { code: 'AGENT_ERR_TOKEN_FILE' })
+  writeFileSync(join(dir, 'real'), `${'a'.repeat(64)}\n`, { mode: 0o600 })
+  symlinkSync(join(dir, 'real'), join(dir, 'link'))
+  t.throws(() => loadOrCreateToken(join(dir, 'link'), silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /got a symbolic link/ })
+  t.throws(() => loadOrCreateToken('/dev/zero', silent), { code: 'AGENT_ERR_TOKEN_FILE', message: /got a character device/ })
   t.throws(() => loadOrCreateToken(join(dir, 'huge'), silent), {
     code: 'AGENT_ERR_TOKEN_FILE',
     message: /at most 4096 bytes, got 10485760/,
