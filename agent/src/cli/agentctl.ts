@@ -25,6 +25,7 @@ import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainte
 import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 import { describeHistory, historyQuery } from './history-command.js'
 import { runCanary } from './canary-command.js'
+import { runTomcat } from './tomcat-command.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
 
@@ -50,6 +51,10 @@ Commands:
                          long each lasted, who and why (--since TIME|DUR, --limit N, --json)
   canary --for DUR       watch Tomcat's answers (5xx ratio, p99) for DUR against fixed
                          limits: exit 0 passed, 6 failed (agentctl canary --help)
+  tomcat list|deploy|undeploy|retire|wait-version
+                         Tomcat's parallel deployment through its manager: a new version
+                         beside the running one, old ones undeployed as their sessions end
+                         (agentctl tomcat --help)
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
@@ -248,6 +253,7 @@ function parseWait(command: string, options: Record<string, unknown>, timeoutFla
 
 async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'canary') return runCanary(argv.slice(1))
+  if (argv[0] === 'tomcat') return runTomcat(argv.slice(1))
   const invocation = parseInvocation(argv)
   if (invocation === 'help') {
     process.stdout.write(HELP)
