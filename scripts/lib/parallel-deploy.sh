@@ -3,6 +3,8 @@
 # running one, new sessions go to it once it is warm, sticky users keep the version that made
 # their session, and the old version is undeployed when its sessions end (or at a maximum age).
 # shellcheck shell=bash
+# The options (war, reason, agent_args, ready_timeout, retire_mode...) are deploy-war's, which sources this file.
+# shellcheck disable=SC2154
 
 # parallel_context_path NAME: sets REPLY to the context path of a context name (ROOT -> /, a#b -> /a/b).
 parallel_context_path() {
@@ -39,7 +41,11 @@ parallel_roll_back() {
 
 parallel_retire() {
   local args=(retire --path "$path" --max-age "$retire_max_age")
-  if [ "$retire_wait" = 1 ]; then
+  if [ "$retire_mode" = none ]; then
+    log "the old versions stay deployed: agentctl tomcat retire --path $path undeploys them as their sessions end"
+    return 0
+  fi
+  if [ "$retire_mode" = wait ]; then
     step "retire the old versions as their sessions end (at most $retire_max_age)" ctl_tomcat "${args[@]}" \
       || log "retire failed: the old versions stay deployed (agentctl tomcat list, agentctl tomcat retire)"
     return 0
