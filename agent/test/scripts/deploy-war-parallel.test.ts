@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
@@ -93,7 +93,8 @@ t.test('deploy-war --parallel: deploy beside, warm up, ready, retire; failures r
   await waitFor('the retire step', () => out.includes('step: retire the old versions'), { timeoutMs: 60_000 })
   t.equal((await running.check()).status, 200, 'ready before the old version is retired')
   t.match(StickyUser.parse((await alice.get(tomcat.url('/app/counter.jsp'))).body), { version: '001', count: 2 }, 'alice stays on 001')
-  t.match(StickyUser.parse((await new StickyUser().get(tomcat.url('/app/counter.jsp'))).body), { version: '002' }, 'new users get 002')
+  const carol = new StickyUser()
+  t.match(StickyUser.parse((await carol.get(tomcat.url('/app/counter.jsp'))).body), { version: '002' }, 'new users get 002')
   t.equal(await exited, 0, out)
   t.match(out, /done: drain and wait until every load balancer confirms/)
   t.match(out, /done: deploy \/app##002 beside the running version/)
@@ -126,9 +127,50 @@ t.test('deploy-war --parallel: deploy beside, warm up, ready, retire; failures r
     '--tomcat-manager-credentials-file',
     deployerCredentials,
   ])
-  t.equal(list.stdout, '/app##002: running, 1 active session, takes new sessions\n')
+  t.equal(list.stdout, '/app##002: running, 1 active session, takes new sessions\n', 'carol is on 002')
   t.equal((await running.check()).status, 200)
   t.equal(tomcat.pid, pid, 'Tomcat was never restarted')
+
+  // The default retire: detached, after the script, its lines in CATALINA_BASE/logs/retire-app.log.
+  const bob = new StickyUser()
+  t.match(StickyUser.parse((await bob.get(tomcat.url('/app/counter.jsp'))).body), { version: '002', count: 1 })
+  const background = await runDeployScript('deploy-war', [
+    '--parallel',
+    '--war',
+    writeVersionedWar(dir, '005'),
+    '--version',
+    '005',
+    '--catalina-base',
+    tomcat.base,
+    '--retire-max-age',
+    '60',
+    ...common,
+  ])
+  t.equal(background.code, 0, background.stderr)
+  const pidOf = /the old versions are retired in the background \(pid (\d+), at most 60\): see (\S+)\n/.exec(background.stderr)
+  t.ok(pidOf, 'it says where the retire runs and logs')
+  const retirePid = Number(pidOf?.[1])
+  t.teardown(() => {
+    try {
+      process.kill(retirePid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  })
+  const retireLog = pidOf?.[2] ?? ''
+  t.equal(retireLog, join(tomcat.base, 'logs/retire-app.log'))
+  await waitFor(
+    'retire to wait for the sessions on 002',
+    () => existsSync(retireLog) && readFileSync(retireLog, 'utf8').includes('retire: waiting for'),
+    {
+      timeoutMs: 20_000,
+    },
+  )
+  for (const user of [bob, carol]) t.equal((await user.get(tomcat.url('/app/logout.jsp'))).status, 200, 'a user of 002 logs out')
+  await waitFor('the retire to end', () => readFileSync(retireLog, 'utf8').includes('retire: only the newest version of /app is left'), {
+    timeoutMs: 30_000,
+  })
+  t.match(readFileSync(retireLog, 'utf8'), /retire: undeployed \/app##002: its sessions ended \(0 active\)/)
 
   const refused = await runDeployScript('deploy-war', ['--parallel', '--rollback', ...common])
   t.equal(refused.code, 2)
