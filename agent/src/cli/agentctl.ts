@@ -25,6 +25,8 @@ import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainte
 import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
 import { describeHistory, historyQuery } from './history-command.js'
 import { runCanary } from './canary-command.js'
+import { runTomcat } from './tomcat-command.js'
+import { waitSessions } from './sessions-wait.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
 
@@ -50,6 +52,10 @@ Commands:
                          long each lasted, who and why (--since TIME|DUR, --limit N, --json)
   canary --for DUR       watch Tomcat's answers (5xx ratio, p99) for DUR against fixed
                          limits: exit 0 passed, 6 failed (agentctl canary --help)
+  tomcat list|deploy|undeploy|retire|wait-version
+                         Tomcat's parallel deployment through its manager: a new version
+                         beside the running one, old ones undeployed as their sessions end
+                         (agentctl tomcat --help)
 
 Options:
   --reason TEXT          why (stored in the state file and the audit log)
@@ -65,6 +71,10 @@ Options:
                          (with --drain-first: for the drain)
   --drain-timeout SEC    with --drain-first: give up on the drain after this long: exit 1,
                          the server stays drained and is not set down (default 300)
+  --wait-sessions SEC    with drain --wait (or down --drain-first): once the drain is
+                         confirmed, also wait until Tomcat reports no active session on the
+                         watched contexts (the agent's manager), at most SEC seconds; past it,
+                         go on and say how many sessions a restart now loses
   --for DURATION         with drain, down or weight N%: ends by itself after this long (at most 7d)
   --agent URL            admin API of the agent: http://HOST:PORT or unix:/PATH
                          env HEALTH_AGENT_URL (default: the agent's --admin-listen)
@@ -101,6 +111,8 @@ interface Invocation {
   wait: WaitLimits | null
   /** down --drain-first: the drain's own wait, before down's. */
   drainFirst: WaitLimits | null
+  /** --wait-sessions: seconds to wait for Tomcat's sessions after a confirmed drain. */
+  waitSessions: number | null
   reason?: string
   by: string
   /** drain or down --for: seconds until the agent ends the state itself. */
@@ -134,6 +146,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
       'force-after': { type: 'string' },
       'drain-first': { type: 'boolean' },
       'drain-timeout': { type: 'string' },
+      'wait-sessions': { type: 'string' },
       for: { type: 'string' },
       since: { type: 'string' },
       limit: { type: 'string' },
@@ -160,6 +173,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
   if ((command === 'status' || command === 'history') && cli.options.reason !== undefined)
     throw new UsageError(`--reason goes with ready, drain or down, not ${command}`)
   const drainFirst = parseDrainFirst(command, cli.options)
+  const waitSessionsS = parseWaitSessions(command, cli.options, drainFirst !== null)
   const wait = parseWait(command, drainFirst ? { ...cli.options, 'force-after': undefined } : cli.options)
   const reason = cli.options.reason as string | undefined
   const by = (cli.options.by as string | undefined) ?? defaultBy()
@@ -188,6 +202,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     json: cli.options.json === true,
     wait,
     drainFirst,
+    waitSessions: waitSessionsS,
     reason,
     by,
     forSeconds,
@@ -212,6 +227,19 @@ function stateDuration(text: string | undefined): number | undefined {
   if (value === null || value < 1 || value > MAX_EXPIRY_SECONDS) {
     throw new UsageError(`--for: expected a duration from 1s to 7d such as 600, 90s, 10m, 2h or 1d, got "${text}"`)
   }
+  return value
+}
+
+/** `--wait-sessions SEC`: only after a drain that is waited for. */
+function parseWaitSessions(command: string, options: Record<string, unknown>, drainFirst: boolean): number | null {
+  const text = options['wait-sessions'] as string | undefined
+  if (text === undefined) return null
+  if (!((command === 'drain' && options.wait) || drainFirst))
+    throw new UsageError('--wait-sessions goes with drain --wait or down --drain-first --wait')
+  if (options.json) throw new UsageError('--wait-sessions goes without --json')
+  const value = parseDuration(text)
+  if (value === null || value < 1 || value > MAX_EXPIRY_SECONDS)
+    throw new UsageError(`--wait-sessions: expected a duration from 1s to 7d such as 600, 10m or 2h, got "${text}"`)
   return value
 }
 
@@ -250,6 +278,7 @@ function parseWait(command: string, options: Record<string, unknown>, timeoutFla
 
 async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'canary') return runCanary(argv.slice(1))
+  if (argv[0] === 'tomcat') return runTomcat(argv.slice(1))
   const invocation = parseInvocation(argv)
   if (invocation === 'help') {
     process.stdout.write(HELP)
@@ -289,8 +318,12 @@ async function run(argv: string[]): Promise<number> {
     // The drain is confirmed (or forced) before down: a failed drain leaves the server drained, not down.
     const drained = await setState(invocation, 'drain', invocation.drainFirst, undefined)
     if (drained !== EXIT.OK) return drained
+    if (invocation.waitSessions !== null) await waitSessions(invocation.endpoint, invocation.token, invocation.waitSessions)
   }
-  return setState(invocation, command, invocation.wait, invocation.forSeconds)
+  const set = await setState(invocation, command, invocation.wait, invocation.forSeconds)
+  if (set === EXIT.OK && command === 'drain' && invocation.waitSessions !== null)
+    await waitSessions(invocation.endpoint, invocation.token, invocation.waitSessions)
+  return set
 }
 
 /** Sets the admin state, says what changed, and with `wait` waits for the load balancers. */

@@ -201,5 +201,11 @@ export function loadClientConfig(options: LoadConfigOptions = {}): ClientConfig 
   const { values, configFile, cwd } = loadSettings(ClientSchema, CLIENT_SETTINGS, options, paths)
   const client = values as Static<typeof ClientSchema>
   const { dataDir, pathOr } = dataPaths(client, cwd, paths)
-  return Object.freeze({ ...client, dataDir, tokenFile: pathOr(client.tokenFile, 'admin-token'), configFile })
+  return Object.freeze({
+    ...client,
+    dataDir,
+    tokenFile: pathOr(client.tokenFile, 'admin-token'),
+    tomcatManagerCredentialsFile: client.tomcatManagerCredentialsFile ? resolve(cwd, client.tomcatManagerCredentialsFile) : '',
+    configFile,
+  })
 }

@@ -466,7 +466,7 @@ export const ClientSchema = Type.Object(
       placeholder: 'URL',
       flag: 'agent',
     }),
-    ...Type.Pick(ConfigSchema, ['adminListen', 'tokenFile', 'dataDir']).properties,
+    ...Type.Pick(ConfigSchema, ['adminListen', 'tokenFile', 'dataDir', 'tomcatManagerUrl', 'tomcatManagerCredentialsFile']).properties,
   },
   { additionalProperties: false },
 )

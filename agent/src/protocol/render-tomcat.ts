@@ -1,5 +1,6 @@
 import { formatDuration } from '../state/effective.js'
 import type { ManagerSignals, ProbeResult, TomcatStatus } from './status.js'
+import { roleOf } from '../tomcat/versions.js'
 
 /** One labelled line of the human status (agentctl status, the status page). */
 export type StatusLine = [label: string, text: string]
@@ -73,6 +74,25 @@ export function describeSignals(signals: ManagerSignals): string {
   return `busy threads ${threads}, sessions ${sessions} (at ${signals.at})${signals.error ? `; error: ${signals.error}` : ''}`
 }
 
+const ROLE_TEXT = { new: 'takes new sessions', old: 'draining', stopped: 'stopped' } as const
+
+/**
+ * The deployed versions of each watched context in one line each, when there is more than the
+ * unversioned app: `/app: ##002 takes new sessions (1 session); ##001 draining (3 sessions)`.
+ */
+export function describeVersions(signals: ManagerSignals): StatusLine[] {
+  const plural = (n: number) => `${n} session${n === 1 ? '' : 's'}`
+  return Object.entries(signals.versions ?? {})
+    .filter(([, versions]) => versions.some((v) => v.version !== ''))
+    .map(([context, versions]) => {
+      const parts = [...versions].reverse().map((v) => {
+        const name = v.version ? `##${v.version}` : '(no version)'
+        return `${name} ${ROLE_TEXT[roleOf(versions, v)]} (${plural(v.sessions)})`
+      })
+      return ['versions', `${context}: ${parts.join('; ')}`] as StatusLine
+    })
+}
+
 /** The Tomcat part of the human status: liveness and last probe, warm-up progress, manager signals. */
 export function describeTomcat(tomcat: TomcatStatus | undefined): StatusLine[] {
   if (!tomcat) return []
@@ -83,7 +103,7 @@ export function describeTomcat(tomcat: TomcatStatus | undefined): StatusLine[] {
   if (tomcat.manager) {
     const m = tomcat.manager
     const when = m.polling ? `polled every ${m.pollMs} ms while draining` : 'polled only while the admin state is drain or down'
-    lines.push(['manager', `${describeSignals(m.signals)}; ${when}`])
+    lines.push(['manager', `${describeSignals(m.signals)}; ${when}`], ...describeVersions(m.signals))
   }
   return lines
 }

@@ -48,9 +48,15 @@ export const ProbeResultSchema = Type.Object({
   connectionLost: Type.Boolean(),
 })
 
+/** One deployed version of a watched context (Tomcat's parallel deployment: `app##002`); `''` without a version. */
+export const ContextVersionSchema = Type.Object({ version: Type.String(), status: Type.String(), sessions: Type.Integer() })
+
 export const ManagerSignalsSchema = Type.Object({
   busyThreads: Nullable(Type.Integer()),
+  /** Active sessions per watched context, all its versions together. */
   sessions: Nullable(Type.Record(Type.String(), Type.Integer())),
+  /** Per watched context, its deployed versions oldest first: the last takes new sessions, the others drain. */
+  versions: Nullable(Type.Record(Type.String(), Type.Array(ContextVersionSchema))),
   at: Nullable(Iso),
   error: Nullable(Type.String()),
 })
@@ -82,6 +88,8 @@ export const TomcatStatusSchema = Type.Object({
     Type.Object({
       urls: Type.Array(Type.String()),
       phase: Literals(WARMUP_PHASES),
+      /** The newest version of the probed context when this warm-up began (parallel deployment); null when unknown. */
+      version: Nullable(Type.String()),
       startedAt: Nullable(Iso),
       finishedAt: Nullable(Iso),
       elapsedMs: Nullable(Type.Number()),
@@ -246,6 +254,7 @@ export type FileProblemKind = (typeof FILE_PROBLEM_KINDS)[number]
 export type FileProblem = Static<typeof FileProblemSchema>
 export type ProbeResult = Static<typeof ProbeResultSchema>
 export type ManagerSignals = Static<typeof ManagerSignalsSchema>
+export type ContextVersion = Static<typeof ContextVersionSchema>
 export type TomcatStatus = Static<typeof TomcatStatusSchema>
 export type LbProgress = Static<typeof LbProgressSchema>
 export type TomcatProgress = Static<typeof TomcatProgressSchema>

@@ -24,6 +24,8 @@ export interface TomcatFacts {
     lastError: string | null
     /** When a failed warm-up is tried again. */
     retryAt: number | null
+    /** Set while the warm-up is for this version, deployed beside a running one (no restart): it holds at drain, not down. */
+    newVersion?: string | null
   }
 }
 
@@ -81,6 +83,22 @@ function tomcatHold(t: TomcatFacts, now: number): Verdict | null {
 }
 
 /**
+ * A version deployed beside a running one (Tomcat's parallel deployment) is warmed up without a
+ * restart: the old version keeps serving its sessions, so the answer is drain (404: sticky users
+ * stay, no new session lands on the cold version), never down (which would send them elsewhere).
+ */
+function newVersionHold(held: Verdict, t: TomcatFacts, state: StateRecord['state']): Verdict {
+  const version = t.warmup.newVersion
+  if (held.cause !== 'warmup' || !version || state === 'down') return held
+  return {
+    state: 'drain',
+    httpStatus: HTTP_STATUS_OF.drain,
+    cause: 'warmup',
+    why: `new version ${version}, deployed beside the running one: ${held.why}; answering drain until it passes`,
+  }
+}
+
+/**
  * The state answered to the load balancers. Only a readable admin state can make it ready:
  * with no good state known (a corrupt file at start) the answer is down. Tomcat can only take the
  * answer down, never up: down after `fall` failed probes, until `rise` passes and the warm-up are
@@ -94,7 +112,7 @@ export function decide(inputs: DecisionInputs): Verdict {
   const state = inputs.admin.state
   if (inputs.tomcat) {
     const held = tomcatHold(inputs.tomcat, inputs.now ?? Date.now())
-    if (held) return held
+    if (held) return newVersionHold(held, inputs.tomcat, state)
     const back = inputs.tomcat.returning
     if (back && state === 'ready') {
       const why = `back to ready from ${back.from}: ${back.passes} of ${inputs.tomcat.rise} passing probes begun since (Tomcat may have restarted)`

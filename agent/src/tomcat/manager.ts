@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises'
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../package-info.js'
 import { httpGet } from './http-get.js'
 import type { ManagerSettings } from './settings.js'
-import type { ManagerSignals } from '../protocol/status.js'
+import { parseListText, versionsOf } from './versions.js'
+import type { ContextVersion, ManagerSignals } from '../protocol/status.js'
 export type { ManagerSignals }
 
-export const NO_SIGNALS: ManagerSignals = { busyThreads: null, sessions: null, at: null, error: null }
+export const NO_SIGNALS: ManagerSignals = { busyThreads: null, sessions: null, versions: null, at: null, error: null }
 
 const USER_AGENT = `${PACKAGE_NAME}/${PACKAGE_VERSION} (manager)`
 const MAX_BODY = 1024 * 1024
@@ -65,7 +66,25 @@ export async function readCredentials(path: string): Promise<string> {
   return `Basic ${Buffer.from(line).toString('base64')}`
 }
 
-/** Reads busy threads and sessions from the manager application, as one snapshot. */
+type Get = (path: string) => Promise<string>
+
+/** Busy request threads of all connectors, without the one rendering this status page. */
+async function readBusyThreads(get: Get): Promise<number> {
+  const connectors = parseStatusXml(await get('/status?XML=true'))
+  if (connectors.length === 0) throw new Error('GET /status?XML=true: no connector thread information in the answer')
+  // The thread rendering this status page is busy too, and is not the application's work.
+  return Math.max(0, connectors.reduce((sum, c) => sum + c.busy, 0) - 1)
+}
+
+/** Every deployed version of each watched context, with its active sessions, from one `list`. */
+async function readVersions(get: Get, contexts: readonly string[]): Promise<Record<string, ContextVersion[]>> {
+  const all = parseListText(await get('/text/list'))
+  return Object.fromEntries(
+    contexts.map((c) => [c, versionsOf(all, c).map(({ version, status, sessions }) => ({ version, status, sessions }))]),
+  )
+}
+
+/** Reads busy threads, versions and sessions from the manager application, as one snapshot. */
 export class ManagerClient {
   constructor(private readonly settings: ManagerSettings) {}
 
@@ -77,7 +96,7 @@ export class ManagerClient {
     } catch (err) {
       return { ...NO_SIGNALS, at, error: (err as Error).message }
     }
-    const get = async (path: string) => {
+    const get: Get = async (path) => {
       const answer = await httpGet(`${this.settings.url}${path}`, {
         timeoutMs: this.settings.timeoutMs,
         // The manager's text answers follow the request's language: ask for the English the parser reads.
@@ -93,26 +112,42 @@ export class ManagerClient {
       if (answer.status !== 200) throw new Error(`GET ${path}: HTTP ${answer.status}`)
       return answer.body
     }
-
     const errors: string[] = []
-    let busyThreads: number | null = null
-    try {
-      const connectors = parseStatusXml(await get('/status?XML=true'))
-      if (connectors.length === 0) throw new Error('GET /status?XML=true: no connector thread information in the answer')
-      // The thread rendering this status page is busy too, and is not the application's work.
-      busyThreads = Math.max(0, connectors.reduce((sum, c) => sum + c.busy, 0) - 1)
-    } catch (err) {
-      errors.push((err as Error).message)
-    }
-    let sessions: Record<string, number> | null = {}
-    for (const context of this.settings.contexts) {
+    const attempt = async <T>(what: string, read: () => Promise<T>): Promise<T | null> => {
       try {
-        sessions[context] = parseSessionsText(await get(`/text/sessions?path=${encodeURIComponent(context)}`))
+        return await read()
       } catch (err) {
-        errors.push(`sessions of ${context}: ${(err as Error).message}`)
+        errors.push(`${what}${(err as Error).message}`)
+        return null
       }
     }
-    if (Object.keys(sessions).length === 0) sessions = null
-    return { busyThreads, sessions, at, error: errors.length > 0 ? errors.join('; ') : null }
+    const busyThreads = await attempt('', () => readBusyThreads(get))
+    const versions = await attempt('list: ', () => readVersions(get, this.settings.contexts))
+    const sessions = await this.readSessions(get, versions, attempt)
+    return { busyThreads, sessions, versions, at, error: errors.length > 0 ? errors.join('; ') : null }
+  }
+
+  /**
+   * Sessions per context: from the list where it shows the context (with parallel deployment,
+   * app##002 beside app##001, there is no unversioned name the sessions command knows), else
+   * from the sessions command.
+   */
+  private async readSessions(
+    get: Get,
+    versions: Record<string, ContextVersion[]> | null,
+    attempt: <T>(what: string, read: () => Promise<T>) => Promise<T | null>,
+  ): Promise<Record<string, number> | null> {
+    const sessions: Record<string, number> = {}
+    for (const context of this.settings.contexts) {
+      const listed = versions?.[context]
+      const count =
+        listed && listed.length > 0
+          ? listed.reduce((sum, v) => sum + v.sessions, 0)
+          : await attempt(`sessions of ${context}: `, async () =>
+              parseSessionsText(await get(`/text/sessions?path=${encodeURIComponent(context)}`)),
+            )
+      if (count !== null) sessions[context] = count
+    }
+    return Object.keys(sessions).length > 0 ? sessions : null
   }
 }

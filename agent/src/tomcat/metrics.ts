@@ -3,6 +3,7 @@ import type { Liveness } from './liveness.js'
 import type { ManagerSignals } from './manager.js'
 import type { ProbeResult } from './probe.js'
 import type { WarmupOutcome } from './warmup.js'
+import { roleOf } from './versions.js'
 
 const PREFIX = 'health_agent_tomcat_'
 const LIVENESS: readonly Liveness[] = ['unknown', 'up', 'down']
@@ -18,6 +19,7 @@ export class TomcatMetrics {
   private readonly busyThreads: Gauge
   private readonly sessions: Gauge<'context'>
   private readonly managerErrors: Counter
+  private readonly versionSessions: Gauge<'context' | 'version' | 'role'>
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -65,6 +67,12 @@ export class TomcatMetrics {
       labelNames: ['context'],
       registers,
     })
+    this.versionSessions = new Gauge({
+      name: `${PREFIX}version_sessions`,
+      help: 'Active HTTP sessions per deployed version of a watched context (parallel deployment, manager list); role new: takes new sessions, old: drains its own, stopped: starting or failed',
+      labelNames: ['context', 'version', 'role'],
+      registers,
+    })
     this.managerErrors = new Counter({
       name: `${PREFIX}manager_errors_total`,
       help: 'Manager polls that failed in part or whole',
@@ -94,6 +102,13 @@ export class TomcatMetrics {
   managerSignals(signals: ManagerSignals): void {
     if (signals.busyThreads !== null) this.busyThreads.set(signals.busyThreads)
     for (const [context, count] of Object.entries(signals.sessions ?? {})) this.sessions.labels(context).set(count)
+    if (signals.versions) {
+      // Undeployed versions must leave the exposition, not stay at their last count.
+      this.versionSessions.reset()
+      for (const [context, versions] of Object.entries(signals.versions)) {
+        for (const v of versions) this.versionSessions.labels(context, v.version, roleOf(versions, v)).set(v.sessions)
+      }
+    }
     if (signals.error) this.managerErrors.inc()
   }
 }

@@ -9,8 +9,9 @@ import type { TomcatMetrics } from './metrics.js'
 import { probeTomcat, type ProbeResult } from './probe.js'
 import { readTomcatIdentity } from './pid-file.js'
 import { adminChanged, INITIAL_GATE, probed, watchful, type ReturnGate } from './return-gate.js'
-import type { TomcatSettings } from './settings.js'
+import { contextOf, type TomcatSettings } from './settings.js'
 import { SignalsPoller } from './signals.js'
+import { takerOf } from './versions.js'
 import { runWarmup, type WarmupProgress } from './warmup.js'
 import type { TomcatStatus } from '../protocol/status.js'
 export type { TomcatStatus }
@@ -47,6 +48,14 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
   private warmupRetryAt: number | null = null
   private warmupRetryMs: number
   private readonly manager: SignalsPoller | null
+  /** The admin state asks for manager readings (drain or down). */
+  private managerWanted = false
+  /** The newest version of the watched context at the last reading; undefined before the first. */
+  private newest: string | null | undefined = undefined
+  /** The newest version when the last warm-up began. */
+  private warmupVersion: string | null = null
+  /** The warm-up under way (or failed) is for a version deployed beside a running one, without a restart. */
+  private newVersionWarmup = false
   private readonly running = new Set<Promise<unknown>>()
 
   constructor(options: { settings: TomcatSettings; logger: Logger; metrics: TomcatMetrics }) {
@@ -57,7 +66,12 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
     this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
     this.manager = this.settings.manager
-      ? new SignalsPoller({ settings: this.settings.manager, logger: this.log, metrics: this.metrics })
+      ? new SignalsPoller({
+          settings: this.settings.manager,
+          logger: this.log,
+          metrics: this.metrics,
+          onSignals: (signals) => this.onSignals(signals),
+        })
       : null
   }
 
@@ -137,6 +151,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
         maxFailures: this.settings.warmup?.maxFailures ?? 0,
         lastError: progress?.lastError ?? null,
         retryAt: this.warmupRetryAt,
+        newVersion: this.newVersionWarmup ? this.warmupVersion : null,
       },
     }
   }
@@ -151,7 +166,8 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
    * for ready opens the return gate; any change of watchfulness starts a probe at once.
    */
   setAdminState(state: AdminState | null): void {
-    this.manager?.setActive(state === 'drain' || state === 'down')
+    this.managerWanted = state === 'drain' || state === 'down'
+    this.manager?.setActive(this.managerWanted || this.oldVersionsDraining(this.signals()))
     const before = this.gate
     this.gate = adminChanged(this.gate, state, Date.now())
     if (this.gate === before || !this.settings.probe) return
@@ -194,6 +210,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       warmup: warmup && {
         urls: warmup.urls,
         phase: this.warmupPhase,
+        version: this.warmupVersion,
         startedAt: iso(progress?.startedAt ?? null),
         finishedAt: iso(this.warmupFinishedAt),
         elapsedMs: progress ? (this.warmupFinishedAt ?? Date.now()) - progress.startedAt : null,
@@ -307,8 +324,51 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       `tomcat is down: ${this.track.failures} failed probes in a row, last: ${result.error}`,
     )
     this.cancelWarmup()
+    this.newVersionWarmup = false
     this.warmupPhase = this.settings.warmup ? 'pending' : 'none'
     this.warmupRetryMs = this.settings.probe?.intervalMs ?? 1000
+  }
+
+  /** The context whose versions the warm-up and the probe follow: the probe's, else the first watched. */
+  private watchedContext(): string | null {
+    const { probe, manager } = this.settings
+    return probe ? contextOf(probe.url) : (manager?.contexts[0] ?? null)
+  }
+
+  private oldVersionsDraining(signals: ManagerSignals): boolean {
+    return Object.values(signals.versions ?? {}).some((versions) => versions.length > 1)
+  }
+
+  /**
+   * Each manager reading: a new newest version of the watched context (parallel deployment) gets
+   * the warm-up before it answers 200, and the manager is read as long as old versions drain.
+   */
+  private onSignals(signals: ManagerSignals): void {
+    const context = this.watchedContext()
+    const listed = context === null ? undefined : signals.versions?.[context]
+    const taker = listed ? takerOf(listed) : null
+    if (context !== null && taker) {
+      const newest = taker.version
+      const before = this.newest
+      this.newest = newest
+      if (before !== undefined && newest !== before) this.onNewVersion(context, before, newest)
+    }
+    this.manager?.setActive(this.managerWanted || this.oldVersionsDraining(signals))
+  }
+
+  private onNewVersion(context: string, before: string | null, newest: string | null): void {
+    const name = (v: string | null) => (v ? `${context}##${v}` : context)
+    const older = before !== null && newest !== null && newest < before ? ' (an older one: a rollback)' : ''
+    if (!this.settings.warmup || this.track.liveness !== 'up') {
+      this.warmupVersion = newest
+      this.log.info({ context, version: newest, was: before }, `${name(newest)} now takes new sessions${older}, was ${name(before)}`)
+      return
+    }
+    this.log.info(
+      { context, version: newest, was: before },
+      `${name(newest)} now takes new sessions${older}, was ${name(before)}: warming it up; answering drain at most until it passes`,
+    )
+    this.startWarmup(true)
   }
 
   private onUp(before: Liveness): void {
@@ -324,7 +384,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
       { passes: this.track.passes, was: before },
       `tomcat is up: ${this.track.passes} passing probes${warmup ? '; warming it up before answering 200' : ''}`,
     )
-    if (warmup) this.startWarmup()
+    if (warmup) this.startWarmup(false)
   }
 
   private cancelWarmup(): void {
@@ -335,10 +395,12 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.warmupRetryAt = null
   }
 
-  private startWarmup(): void {
+  private startWarmup(newVersion: boolean): void {
     const settings = this.settings.warmup
     if (!settings) return
     this.cancelWarmup()
+    this.newVersionWarmup = newVersion
+    this.warmupVersion = this.newest ?? null
     const abort = new AbortController()
     this.warmupAbort = abort
     this.warmupPhase = 'running'
@@ -403,7 +465,7 @@ export class TomcatMonitor extends EventEmitter<MonitorEvents> {
     this.warmupRetry = setTimeout(() => {
       this.warmupRetry = null
       this.warmupRetryAt = null
-      if (this.track.liveness === 'up' && !this.stopping.signal.aborted) this.startWarmup()
+      if (this.track.liveness === 'up' && !this.stopping.signal.aborted) this.startWarmup(this.newVersionWarmup)
     }, wait)
     this.warmupRetry.unref()
     return wait

@@ -6,7 +6,7 @@ import type { ManagerSettings } from './settings.js'
 
 /**
  * Polls the manager every `pollMs` while active (the monitor makes it active while the admin
- * state is drain or down) and keeps the last signals; a failed poll is a field, a log line and a
+ * state is drain or down, and while a watched context has old versions draining) and keeps the last signals; a failed poll is a field, a log line and a
  * metric, never a crash.
  */
 export class SignalsPoller {
@@ -18,8 +18,17 @@ export class SignalsPoller {
   private latest: ManagerSignals = NO_SIGNALS
   private loop: { abort: AbortController; done: Promise<void> } | null = null
 
-  constructor(options: { settings: ManagerSettings; logger: Logger; metrics: TomcatMetrics }) {
+  private readonly onSignals: (signals: ManagerSignals) => void
+
+  constructor(options: {
+    settings: ManagerSettings
+    logger: Logger
+    metrics: TomcatMetrics
+    /** Called after each reading, in the polling loop. */
+    onSignals?: (signals: ManagerSignals) => void
+  }) {
     this.settings = options.settings
+    this.onSignals = options.onSignals ?? (() => {})
     this.client = new ManagerClient(options.settings)
     this.log = options.logger
     this.metrics = options.metrics
@@ -72,5 +81,6 @@ export class SignalsPoller {
     this.latest = signals
     this.metrics.managerSignals(signals)
     if (signals.error && signals.error !== previousError) this.log.warn({ error: signals.error }, `tomcat manager: ${signals.error}`)
+    this.onSignals(signals)
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { spawnAgent, type AgentProcess } from '../helpers/process.js'
@@ -80,6 +80,8 @@ export interface StackHost {
   stateFile: string
   startScript: string
   stopScript: string
+  /** With `manager: true`: the manager's URL and a file with USER:PASSWORD (manager-script, manager-status). */
+  manager: { url: string; credentialsFile: string } | null
 }
 
 export interface Stack {
@@ -112,6 +114,8 @@ export function writeAppWar(
     'health.txt': 'UP\n',
     'index.jsp': `${directive}${failing}${version}\n`,
     'slow.jsp': `${directive}<% Thread.sleep(${SLOW_MS * (options.slowFactor ?? 1)}); %>${version}\n`,
+    // Counts the requests of a session: a sticky user whose count starts over lost the session.
+    'session.jsp': `${directive}<% Integer n = (Integer) session.getAttribute("n"); n = n == null ? 1 : n + 1; session.setAttribute("n", n); %>${version} count=<%= n %>\n`,
   }
   // A web.xml that does not parse: Tomcat starts, the app does not, its URLs answer 404.
   if (options.broken) files['WEB-INF/web.xml'] = '<web-app><servlet>\n'
@@ -209,6 +213,17 @@ function guardDaemon(t: Teardowns, pidFile: string): void {
   })
 }
 
+const MANAGER_APP = '/usr/share/tomcat10-admin/manager'
+const MANAGER_USER = { name: 'agent', password: 'stack-manager-secret', roles: ['manager-script', 'manager-status'] }
+
+/** Deploys Debian's manager application (tomcat10-admin) and writes its user's credentials file. */
+function withManager(tomcat: Tomcat, credentialsFile: string): { url: string; credentialsFile: string } {
+  if (!existsSync(MANAGER_APP)) throw new Error(`${MANAGER_APP} is missing: install tomcat10-admin (sudo scripts/install-system-deps.sh)`)
+  tomcat.deployDir('/manager', MANAGER_APP)
+  writeFileSync(credentialsFile, `${MANAGER_USER.name}:${MANAGER_USER.password}\n`, { mode: 0o600 })
+  return { url: tomcat.url('/manager'), credentialsFile }
+}
+
 export async function startTomcatDaemon(host: Pick<StackHost, 'startScript' | 'tomcat'>): Promise<void> {
   await runScript(host.startScript)
 }
@@ -220,17 +235,25 @@ export async function stopTomcatDaemon(host: Pick<StackHost, 'stopScript'>): Pro
 export async function startStack(
   t: Teardowns,
   dir: string,
-  options: { hosts?: number; war: string; warmup?: boolean; agentArgs?: (tomcat: Tomcat) => string[] },
+  options: {
+    hosts?: number
+    war: string
+    warmup?: boolean
+    agentArgs?: (tomcat: Tomcat) => string[]
+    /** Tomcat's manager application on each host, read by its agent (sessions, versions) and used by deploy-war --parallel. */
+    manager?: boolean
+  },
 ): Promise<Stack> {
   requireBinary('haproxy')
   const count = options.hosts ?? 3
   const hosts: StackHost[] = []
   for (let i = 1; i <= count; i++) {
     const name = `t${i}`
-    const tomcat = await Tomcat.create(t, { name })
+    const tomcat = await Tomcat.create(t, options.manager ? { name, users: [MANAGER_USER] } : { name })
     const scripts = tomcatScripts(tomcat)
     guardDaemon(t, tomcat.pidFile)
     tomcat.deployWar('/app', options.war)
+    const manager = options.manager ? withManager(tomcat, join(dir, `manager-${name}`)) : null
     await runScript(scripts.start)
     const agentDir = join(dir, `agent-${name}`)
     // Only where things are: every probe, warm-up and load balancer timer is the default.
@@ -241,6 +264,7 @@ export async function startStack(
       `http://127.0.0.1:${tomcat.httpPort}/app/health.txt`,
       // The bench's socket part compares a roll without warm-up on either side: warmup false.
       ...(options.warmup === false ? [] : ['--warmup-urls', '/app/,/app/slow.jsp']),
+      ...(manager ? ['--tomcat-manager-url', manager.url, '--tomcat-manager-credentials-file', manager.credentialsFile] : []),
       ...(options.agentArgs?.(tomcat) ?? []),
     ])
     hosts.push({
@@ -251,6 +275,7 @@ export async function startStack(
       stateFile: join(agentDir, 'state'),
       startScript: scripts.start,
       stopScript: scripts.stop,
+      manager,
     })
   }
 

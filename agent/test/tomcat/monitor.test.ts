@@ -305,6 +305,7 @@ t.test(
     const server = await startHttpServer(t, (req, res) => {
       if (req.url === '/manager/status?XML=true') return res.end(statusXml([2, 1]))
       if (req.url === '/manager/text/sessions?path=%2Fapp') return res.end(sessionsText('/app', [3]))
+      if (req.url === '/manager/text/list') return res.end('OK - Listed applications for virtual host [localhost]\n/app:running:3:app\n')
       res.statusCode = 404
       res.end()
     })
@@ -321,7 +322,7 @@ t.test(
     )
     await waitFor('ready', answers(agent, 200))
     t.equal(server.requests.length, 0, 'not polled while ready')
-    t.same(agent.agent.core.tomcat.signals(), { busyThreads: null, sessions: null, at: null, error: null })
+    t.same(agent.agent.core.tomcat.signals(), { busyThreads: null, sessions: null, versions: null, at: null, error: null })
 
     await agent.admin('PUT', '/v1/state', { state: 'drain' })
     const signals = await waitFor('signals', () => agent.agent.core.tomcat.signals().at !== null && agent.agent.core.tomcat.signals())
