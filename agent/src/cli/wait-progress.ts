@@ -62,6 +62,8 @@ export function outcomeMessage(event: WaitEvent, action: string): string {
   const fresh = c?.loadBalancers.filter((lb) => !lb.stale) ?? []
   switch (event.outcome) {
     case 'confirmed':
+      if (c?.noLoadBalancer)
+        return `${event.goal}: no load balancer checks this server (none seen since the agent started, none expected): nothing to drain or confirm`
       return `${event.goal}: confirmed by ${fresh.length} load balancer${fresh.length === 1 ? '' : 's'} after ${after}${fresh.length ? ` (${fresh.map((lb) => `${lbName(lb)} ${lb.status}${lb.scur === null ? '' : ` scur=${lb.scur}`}`).join(', ')})` : ''}`
     case 'timeout':
       return `${event.goal} not confirmed within ${after}; the server stays ${action === 'drain' ? 'drained' : action}: ${c?.why ?? 'unknown'}`

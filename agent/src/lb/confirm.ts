@@ -47,6 +47,20 @@ export interface ConfirmationInputs {
   tomcat?: { signals: TomcatSignals | null; maxSessions: number }
   /** What this agent answers now; `ready` is confirmed only while it answers ready itself. */
   answer?: { state: AdminState; why: string | null }
+  /** An agent-check listener is on: load balancers may check through it, unseen by the views. */
+  agentCheck?: boolean
+}
+
+/**
+ * True when no load balancer checks this server at all: none expected, no agent-check listener,
+ * and in the agent's whole first stale window and since, not one check that counts (one-offs
+ * aside). There is then nothing to drain or confirm. A load balancer seen once and gone silent
+ * is not this case (its view stays until forgotten, and blocks as before).
+ */
+export function noLoadBalancer(inputs: ConfirmationInputs): boolean {
+  if (inputs.expect.length > 0 || inputs.agentCheck) return false
+  if (inputs.now - inputs.startedAt < inputs.staleMs) return false
+  return inputs.views.every((view) => oneOff(view, inputs.staleMs) !== null)
 }
 
 /**
@@ -203,7 +217,7 @@ function wholeBlockers(inputs: ConfirmationInputs, fresh: number, oneOffs: reado
       blockers.push(
         `the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`,
       )
-    } else if (fresh === 0) {
+    } else if (fresh === 0 && !noLoadBalancer(inputs)) {
       const ignored = oneOffs.length > 0 ? ` (one-off requests from ${[...new Set(oneOffs)].join(', ')} are not counted)` : ''
       blockers.push(
         `no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${ignored}; list them with --expect-lb`,
@@ -236,5 +250,6 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
     missing,
     counted: fresh,
     tomcat,
+    noLoadBalancer: noLoadBalancer(inputs),
   }
 }
