@@ -122,6 +122,7 @@ export function buildDeb(binary = buildSea()) {
   put(tree, 'DEBIAN/md5sums', md5sums)
   put(tree, 'DEBIAN/conffiles', '/etc/default/tomcat-health-agent\n')
   put(tree, 'DEBIAN/postinst', readFileSync(join(HERE, 'postinst')), 0o755)
+  put(tree, 'DEBIAN/prerm', readFileSync(join(HERE, 'prerm')), 0o755)
   put(tree, 'DEBIAN/postrm', readFileSync(join(HERE, 'postrm')), 0o755)
 
   const deb = join(OUT, `${name}_${version}_amd64.deb`)
