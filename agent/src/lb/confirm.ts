@@ -53,9 +53,10 @@ export interface ConfirmationInputs {
 
 /**
  * True when no load balancer checks this server at all: none expected, no agent-check listener,
- * and in the agent's whole first stale window and since, not one check that counts (one-offs
- * aside). There is then nothing to drain or confirm. A load balancer seen once and gone silent
- * is not this case (its view stays until forgotten, and blocks as before).
+ * the agent up for a whole stale window, and not one view that counts (one-offs aside) since it
+ * started. There is then nothing to drain or confirm. A checker seen and gone silent is not this
+ * case (without send-state it may still send traffic: `disable health`, an LVS whose checker
+ * died): its view blocks as before, until it is forgotten.
  */
 export function noLoadBalancer(inputs: ConfirmationInputs): boolean {
   if (inputs.expect.length > 0 || inputs.agentCheck) return false

@@ -203,6 +203,18 @@ const DRAINED: Row[] = [
     '10.0.0.7: its last check was answered 200',
   ],
   [
+    'a regular checker without send-state gone silent: it may still send traffic, nothing confirms',
+    inputs('drained', [plain('127.0.0.1', 200, { age: 3500, checks: 40, cadenceMs: 250 })]),
+    false,
+    'no load balancer has checked in the last 2.0s',
+  ],
+  [
+    'a regular checker without send-state checking now (LVS): it must confirm',
+    inputs('drained', [plain('10.0.0.5', 200)]),
+    false,
+    '10.0.0.5: its last check was answered 200',
+  ],
+  [
     'only one-offs: no load balancer checks, nothing to drain',
     inputs('drained', [plain('10.0.0.7', 404, { checks: 1, cadenceMs: null })]),
     true,
@@ -378,6 +390,7 @@ t.test('noLoadBalancer: set only when no load balancer checks at all', async (t)
   t.equal(confirm(inputs('drained', [])).noLoadBalancer, true, 'nothing seen in the whole stale window')
   t.equal(confirm(inputs('drained', [lb('lb1', 'NOLB')])).noLoadBalancer, false, 'a load balancer checks')
   t.equal(confirm(inputs('drained', [lb('lb1', 'NOLB', { age: 2500 })])).noLoadBalancer, false, 'one was seen, now stale')
+  t.equal(confirm(inputs('drained', [plain('10.0.0.5', 404)])).noLoadBalancer, false, 'a regular checker without send-state checks now')
   t.equal(confirm(inputs('drained', [], { expect: ['lb1'] })).noLoadBalancer, false, 'one is expected')
   t.equal(confirm(inputs('drained', [], { startedAt: NOW - 500 })).noLoadBalancer, false, 'too soon to say')
 })
