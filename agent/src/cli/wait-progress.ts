@@ -59,7 +59,8 @@ export class TtyPainter {
 export function outcomeMessage(event: WaitEvent, action: string): string {
   const c = event.confirmation
   const after = seconds(event.elapsedMs)
-  const fresh = c?.loadBalancers.filter((lb) => !lb.stale) ?? []
+  // One-offs are listed with the load balancers but confirm nothing: not named among those that did.
+  const fresh = c?.loadBalancers.filter((lb) => !lb.stale && !lb.oneOff) ?? []
   switch (event.outcome) {
     case 'confirmed':
       if (c?.noLoadBalancer)
