@@ -142,6 +142,31 @@ t.test('the Debian package on a booted bookworm host', async (t) => {
     t.notMatch(journal(host, PKG, 0), /uv_interface_addresses|unexpected error|\n\s+at /, 'no stack, no interface lookup in the journal')
   })
 
+  await t.test('a bad setting under systemd: one line in the journal, exit 78, no restart loop', async (t) => {
+    const defaults = join(host.root, 'etc/default', PKG)
+    const good = readFileSync(defaults, 'utf8')
+    t.teardown(() => writeFileSync(defaults, good))
+    writeFileSync(defaults, `${good}HEALTH_AGENT_LISTEN=0.0.0.0:99999\n`)
+    const mark = clock(host)
+    // Type=simple: systemctl returns once the process is started; the unit fails right after.
+    host.run(['systemctl', 'restart', PKG])
+    await waitFor('the unit to fail', () => host.run(['systemctl', 'is-failed', PKG]).stdout.trim() === 'failed', {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    })
+    t.equal(must(host, ['systemctl', 'show', '-p', 'ExecMainStatus', '--value', PKG]).trim(), '78', 'exit 78: bad settings')
+    t.equal(must(host, ['systemctl', 'show', '-p', 'NRestarts', '--value', PKG]).trim(), '0', 'not restarted (RestartPreventExitStatus)')
+    const said = must(host, ['journalctl', '--no-pager', '-o', 'cat', '-u', PKG, `--after-cursor=${mark}`, '_TRANSPORT=stdout'])
+      .split('\n')
+      .filter((l) => l.startsWith('health-agent:'))
+    t.equal(said.length, 1, `one line: ${said.join(' | ')}`)
+    t.match(said[0], /^health-agent: .*listen.*99999/, 'naming the setting and the value')
+    writeFileSync(defaults, good)
+    must(host, ['systemctl', 'reset-failed', PKG])
+    must(host, ['systemctl', 'start', PKG])
+    await waitFor('the agent to answer ready again', () => answers(host) === 'ready', { timeoutMs: 60_000, intervalMs: 250 })
+  })
+
   await t.test('the tomcat10 drop-in with no load balancer: stop and start in seconds, said in the journal, never failed', async (t) => {
     must(host, ['mkdir', '-p', '/etc/systemd/system/tomcat10.service.d'])
     must(host, ['ln', '-s', DROP_IN, DROP_IN_LINK])
