@@ -20,6 +20,8 @@ Installs with apt-get, as root, the system packages the tests need:
   ansible, openssh-server, iproute2
                the fleet test: Debian's ansible runs the project's role and playbook over
                ssh to sshd in network namespaces (ip netns)
+  systemd-container  systemd-nspawn boots the Debian package's test host (systemd as PID 1,
+               from an image debootstrap makes: packaging/nspawn/host-image.sh)
 
 Options:
   --bench   also install what `npm run bench` needs (wrk)
@@ -45,7 +47,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap shellcheck ansible openssh-server iproute2)
+packages=(haproxy tomcat10 tomcat10-admin socat curl chromium prometheus binutils lintian docker.io debootstrap shellcheck ansible openssh-server iproute2 systemd-container)
 services=(haproxy tomcat10 prometheus docker docker.socket)
 if [ "$want_bench" = 1 ]; then
   packages+=(wrk)

@@ -7,6 +7,7 @@ import { AgentCore } from './core/agent-core.js'
 import { buildAdminServer } from './http/admin.js'
 import { buildHealthServer } from './http/health.js'
 import { loadOrCreateToken } from './http/token.js'
+import { stopListening } from './listen.js'
 
 /** The core and its doors, none of them listening yet: main.ts (or a test) decides where. */
 export interface Agent {
@@ -42,6 +43,7 @@ export function buildAgent(config: ResolvedConfig, logger: Logger): Agent {
       // Open waits would hold the admin listener's close: end them first.
       core.endWaits()
       await Promise.allSettled([health.close(), admin.close(), agentCheck?.close()])
+      await Promise.allSettled([stopListening(health.server), stopListening(admin.server)])
       await core.close()
     },
   }

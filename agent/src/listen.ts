@@ -1,4 +1,4 @@
-import { connect } from 'node:net'
+import { connect, type Server } from 'node:net'
 import { unlink } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 import { AgentError } from './errors.js'
@@ -25,6 +25,23 @@ export function listenFailure(address: string, err: unknown, what?: string): Age
   return new AgentError('AGENT_ERR_LISTEN', `cannot listen on ${address}${what ? ` (${what})` : ''}: ${hint}`, { cause: err })
 }
 
+/**
+ * Binds the fastify instance's node server itself rather than through `fastify.listen()`: on a
+ * wildcard address fastify's listen lists the host's interfaces (os.networkInterfaces(), a netlink
+ * socket) only to log them, and the systemd unit forbids AF_NETLINK. The agent logs its own line.
+ */
+async function bind(server: FastifyInstance, options: { path: string } | { host: string; port: number }): Promise<void> {
+  await server.ready()
+  await new Promise<void>((resolve, reject) => {
+    const failed = (err: Error) => reject(err)
+    server.server.once('error', failed)
+    server.server.listen(options, () => {
+      server.server.off('error', failed)
+      resolve()
+    })
+  })
+}
+
 /** Listens on `HOST:PORT` or `unix:PATH` and returns the address actually bound (port 0 resolved). */
 export async function listenOn(server: FastifyInstance, address: string): Promise<ListenAddress> {
   const parsed = parseListenAddress(address)
@@ -32,16 +49,25 @@ export async function listenOn(server: FastifyInstance, address: string): Promis
   try {
     if (parsed.kind === 'unix') {
       await removeStaleSocket(parsed.path)
-      await server.listen({ path: parsed.path })
+      await bind(server, { path: parsed.path })
       return parsed
     }
-    await server.listen({ host: parsed.host, port: parsed.port })
+    await bind(server, { host: parsed.host, port: parsed.port })
   } catch (err) {
     throw listenFailure(address, err)
   }
   const bound = server.server.address()
   const port = typeof bound === 'object' && bound ? bound.port : parsed.port
   return { kind: 'tcp', host: parsed.host, port }
+}
+
+/**
+ * Closes a server that listenOn bound, after `fastify.close()`: fastify closes only the servers it
+ * listened itself when they come from a serverFactory (the health listener's).
+ */
+export function stopListening(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve()
+  return new Promise((resolve) => server.close(() => resolve()))
 }
 
 export { formatListenAddress }

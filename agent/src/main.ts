@@ -21,7 +21,8 @@ ${settingsHelp()}
   --version                       print the version (and Node's)
 
 Exit codes when the start fails: ${AGENT_EXIT.USAGE} bad command line, ${AGENT_EXIT.CONFIG} bad settings or config file,
-${AGENT_EXIT.FILES} data dir or its files not writable or readable, ${AGENT_EXIT.LISTEN} cannot listen (address in use).
+${AGENT_EXIT.FILES} data dir or its files not writable or readable, ${AGENT_EXIT.LISTEN} cannot listen (address in use),
+${AGENT_EXIT.UNEXPECTED} anything else; each with one line on standard error.
 `
 
 /** A wrong command line, told apart from wrong settings by its exit code. */
@@ -39,6 +40,9 @@ function parseArgv(argv: string[]) {
 }
 
 async function run(argv: string[]): Promise<void> {
+  // ps, pgrep and systemctl status show the command, not the executable's name or the thread name
+  // ("MainThread") that Node 24 gives its main thread: the title is also the kernel's comm.
+  process.title = 'health-agent'
   const cli = parseArgv(argv)
   if (cli.options.help) {
     process.stdout.write(HELP)
@@ -134,7 +138,10 @@ function installSignalHandlers(agent: Agent, log: AgentLogger): void {
 run(process.argv.slice(2)).catch((err: unknown) => {
   const code = err instanceof UsageError ? AGENT_EXIT.USAGE : startupExitCode(err)
   const known = err instanceof UsageError || err instanceof AgentError
-  process.stderr.write(`health-agent: ${known ? (err as Error).message : `unexpected error: ${(err as Error).stack ?? String(err)}`}\n`)
+  // One line whatever happened: a unit's journal and a script's caller read the last line, and a
+  // stack names the build machine's paths, not the operator's problem.
+  const message = err instanceof Error ? err.message : String(err)
+  process.stderr.write(`health-agent: ${known ? message : `unexpected error: ${message.split('\n')[0]}`}\n`)
   process.exitCode = code
   // Whatever a failed start left running (a timer, a watcher) must not keep the process alive.
   setImmediate(() => process.exit())

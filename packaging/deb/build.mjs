@@ -21,8 +21,9 @@ import { buildSea, runtimeLicense } from '../sea/build.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const HERE = join(ROOT, 'packaging/deb')
-const OUT = join(ROOT, 'dist/deb')
-const { name, version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+const { name, version: npmVersion } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+/** The package's version: package.json's, unless --package-version says otherwise (a test's upgrade). */
+let version = npmVersion
 const MAINTAINER = 'tomcat-health-agent maintainers <tomcat-health-agent@example.org>'
 
 const run = (cmd, args, options = {}) => execFileSync(cmd, args, { cwd: ROOT, encoding: 'utf8', ...options })
@@ -62,8 +63,14 @@ function duKiB(dir) {
   return Math.ceil(bytes / 1024)
 }
 
-/** `binary`: an executable already built by packaging/sea/build.mjs (--binary PATH); otherwise it is built. */
-export function buildDeb(binary = buildSea()) {
+/**
+ * `binary`: an executable already built by packaging/sea/build.mjs (--binary PATH); otherwise it is
+ * built. `out`: the folder the package and its tree are made in (--out DIR), emptied first.
+ * `packageVersion` (--package-version V): the Debian version, package.json's by default.
+ */
+export function buildDeb(binary = buildSea(), out = join(ROOT, 'dist/deb'), packageVersion = npmVersion) {
+  const OUT = out
+  version = packageVersion
   const tree = join(OUT, 'root')
   rmSync(OUT, { recursive: true, force: true })
   mkdirSync(tree, { recursive: true })
@@ -123,6 +130,7 @@ export function buildDeb(binary = buildSea()) {
   put(tree, 'DEBIAN/md5sums', md5sums)
   put(tree, 'DEBIAN/conffiles', '/etc/default/tomcat-health-agent\n')
   put(tree, 'DEBIAN/postinst', readFileSync(join(HERE, 'postinst')), 0o755)
+  put(tree, 'DEBIAN/prerm', readFileSync(join(HERE, 'prerm')), 0o755)
   put(tree, 'DEBIAN/postrm', readFileSync(join(HERE, 'postrm')), 0o755)
 
   const deb = join(OUT, `${name}_${version}_amd64.deb`)
@@ -132,7 +140,10 @@ export function buildDeb(binary = buildSea()) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now()
-  const given = process.argv.indexOf('--binary')
-  const deb = given > 0 ? buildDeb(process.argv[given + 1]) : buildDeb()
+  const option = (name) => {
+    const at = process.argv.indexOf(name)
+    return at > 0 ? process.argv[at + 1] : undefined
+  }
+  const deb = buildDeb(option('--binary') ?? buildSea(), option('--out'), option('--package-version'))
   process.stdout.write(`${deb} (${(Date.now() - started) / 1000} s)\n`)
 }

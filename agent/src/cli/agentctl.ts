@@ -122,11 +122,13 @@ interface Invocation {
 }
 
 function defaultBy(): string {
-  let user = process.env.SUDO_USER || process.env.USER || ''
+  // The account that runs agentctl before $USER: systemd's "+" commands (the tomcat10 drop-in) run
+  // as root with USER=tomcat. $USER stays the fallback for a uid with no passwd entry.
+  let user = process.env.SUDO_USER || ''
   try {
     user ||= userInfo().username
   } catch {
-    user ||= 'unknown'
+    user ||= process.env.USER || 'unknown'
   }
   return `${user}@${hostname()}`
 }

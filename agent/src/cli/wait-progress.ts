@@ -59,9 +59,12 @@ export class TtyPainter {
 export function outcomeMessage(event: WaitEvent, action: string): string {
   const c = event.confirmation
   const after = seconds(event.elapsedMs)
-  const fresh = c?.loadBalancers.filter((lb) => !lb.stale) ?? []
+  // One-offs are listed with the load balancers but confirm nothing: not named among those that did.
+  const fresh = c?.loadBalancers.filter((lb) => !lb.stale && !lb.oneOff) ?? []
   switch (event.outcome) {
     case 'confirmed':
+      if (c?.noLoadBalancer)
+        return `${event.goal}: no load balancer checks this server (none seen since the agent started, none expected): nothing to drain or confirm`
       return `${event.goal}: confirmed by ${fresh.length} load balancer${fresh.length === 1 ? '' : 's'} after ${after}${fresh.length ? ` (${fresh.map((lb) => `${lbName(lb)} ${lb.status}${lb.scur === null ? '' : ` scur=${lb.scur}`}`).join(', ')})` : ''}`
     case 'timeout':
       return `${event.goal} not confirmed within ${after}; the server stays ${action === 'drain' ? 'drained' : action}: ${c?.why ?? 'unknown'}`

@@ -239,6 +239,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       admin: () => this.store.current,
       answer: () => this.verdicts.get(),
       startedAt: Date.parse(this.startedAt),
+      agentCheck: Boolean(config.agentCheckListen),
       logger: this.logger,
       hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },
     })

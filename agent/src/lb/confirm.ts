@@ -47,6 +47,21 @@ export interface ConfirmationInputs {
   tomcat?: { signals: TomcatSignals | null; maxSessions: number }
   /** What this agent answers now; `ready` is confirmed only while it answers ready itself. */
   answer?: { state: AdminState; why: string | null }
+  /** An agent-check listener is on: load balancers may check through it, unseen by the views. */
+  agentCheck?: boolean
+}
+
+/**
+ * True when no load balancer checks this server at all: none expected, no agent-check listener,
+ * the agent up for a whole stale window, and not one view that counts (one-offs aside) since it
+ * started. There is then nothing to drain or confirm. A checker seen and gone silent is not this
+ * case (without send-state it may still send traffic: `disable health`, an LVS whose checker
+ * died): its view blocks as before, until it is forgotten.
+ */
+export function noLoadBalancer(inputs: ConfirmationInputs): boolean {
+  if (inputs.expect.length > 0 || inputs.agentCheck) return false
+  if (inputs.now - inputs.startedAt < inputs.staleMs) return false
+  return inputs.views.every((view) => oneOff(view, inputs.staleMs) !== null)
 }
 
 /**
@@ -203,7 +218,7 @@ function wholeBlockers(inputs: ConfirmationInputs, fresh: number, oneOffs: reado
       blockers.push(
         `the agent started ${seconds(upFor)} ago: giving every load balancer ${seconds(staleMs)} to check in (or list them with --expect-lb)`,
       )
-    } else if (fresh === 0) {
+    } else if (fresh === 0 && !noLoadBalancer(inputs)) {
       const ignored = oneOffs.length > 0 ? ` (one-off requests from ${[...new Set(oneOffs)].join(', ')} are not counted)` : ''
       blockers.push(
         `no load balancer has checked in the last ${seconds(staleMs)}: nothing can confirm this${ignored}; list them with --expect-lb`,
@@ -236,5 +251,6 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
     missing,
     counted: fresh,
     tomcat,
+    noLoadBalancer: noLoadBalancer(inputs),
   }
 }

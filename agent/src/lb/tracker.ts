@@ -28,6 +28,8 @@ export interface LbTrackerOptions {
   /** What the agent answers now: `ready` is confirmed only once the agent itself answers ready. */
   answer?: () => { state: AdminState; why: string | null }
   startedAt: number
+  /** An agent-check listener is on (its load balancers are not in the views). */
+  agentCheck?: boolean
   logger: Logger
   hooks?: LbTrackerHooks
 }
@@ -71,6 +73,7 @@ export class LbTracker {
       startedAt: o.startedAt,
       tomcat: o.tomcatSignals ? { signals: o.tomcatSignals(), maxSessions: o.maxSessions } : undefined,
       answer: o.answer?.(),
+      agentCheck: o.agentCheck,
     })
   }
 

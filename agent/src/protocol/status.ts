@@ -163,6 +163,8 @@ export const ConfirmationSchema = Type.Object({
   /** Fresh load balancers that count (one-offs and stale views do not). */
   counted: Type.Integer(),
   tomcat: Nullable(TomcatProgressSchema),
+  /** No load balancer checks this server (none expected or seen since the agent's first stale window): nothing to confirm. */
+  noLoadBalancer: Type.Boolean(),
 })
 
 export const WeightOverrideSchema = Type.Object({

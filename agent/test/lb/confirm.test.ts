@@ -127,7 +127,19 @@ const DRAINED: Row[] = [
     false,
     'lb1 other/s1',
   ],
-  ['nobody checks: nothing confirms', inputs('drained', []), false, 'no load balancer has checked in the last 2.0s'],
+  ['nobody has ever checked (agent up longer than the stale window): nothing to drain', inputs('drained', []), true],
+  [
+    'nobody has checked yet, agent just started: load balancers may still check in',
+    inputs('drained', [], { startedAt: NOW - 500 }),
+    false,
+    'the agent started 0.5s ago',
+  ],
+  [
+    'nobody seen, but an agent-check listener is on: its load balancers are not seen',
+    inputs('drained', [], { agentCheck: true }),
+    false,
+    'no load balancer has checked in the last 2.0s',
+  ],
   ['only stale views: nothing confirms', inputs('drained', [lb('lb1', 'NOLB', { age: 2500 })]), false, 'no load balancer has checked'],
   [
     'the agent just started: others may not have checked in yet',
@@ -191,8 +203,25 @@ const DRAINED: Row[] = [
     '10.0.0.7: its last check was answered 200',
   ],
   [
-    'only one-offs: no load balancer, said plainly',
+    'a regular checker without send-state gone silent: it may still send traffic, nothing confirms',
+    inputs('drained', [plain('127.0.0.1', 200, { age: 3500, checks: 40, cadenceMs: 250 })]),
+    false,
+    'no load balancer has checked in the last 2.0s',
+  ],
+  [
+    'a regular checker without send-state checking now (LVS): it must confirm',
+    inputs('drained', [plain('10.0.0.5', 200)]),
+    false,
+    '10.0.0.5: its last check was answered 200',
+  ],
+  [
+    'only one-offs: no load balancer checks, nothing to drain',
     inputs('drained', [plain('10.0.0.7', 404, { checks: 1, cadenceMs: null })]),
+    true,
+  ],
+  [
+    'one-offs beside a load balancer gone stale: said plainly',
+    inputs('drained', [lb('lb1', 'NOLB', { age: 2500 }), plain('10.0.0.7', 404, { checks: 1, cadenceMs: null })]),
     false,
     'no load balancer has checked in the last 2.0s: nothing can confirm this (one-off requests from 10.0.0.7 are not counted); list them with --expect-lb',
   ],
@@ -304,9 +333,16 @@ const READY: Row[] = [
     inputs('ready', [lb('lb1', 'UP')], { answer: { state: 'ready', why: null } }),
     true,
   ],
+  ['nobody has ever checked: ready once this agent answers ready', inputs('ready', [], { answer: { state: 'ready', why: null } }), true],
   [
-    'nobody checks: ready is not confirmed by zero load balancers',
-    inputs('ready', [], { answer: { state: 'ready', why: null } }),
+    'nobody has ever checked, but this agent still answers down (Tomcat warming up)',
+    inputs('ready', [], { answer: { state: 'down', why: 'warming up' } }),
+    false,
+    'this agent still answers down: warming up',
+  ],
+  [
+    'a load balancer seen and gone stale: ready is not confirmed by zero load balancers',
+    inputs('ready', [lb('lb1', 'UP', { age: 2500 })], { answer: { state: 'ready', why: null } }),
     false,
     'no load balancer has checked',
   ],
@@ -348,4 +384,13 @@ t.test('each load balancer is reported with its numbers, sorted', async (t) => {
   t.same(result.missing, ['lb4'])
   t.equal(result.since, '2026-11-26T10:00:00.000Z')
   t.equal(result.tomcat, null)
+})
+
+t.test('noLoadBalancer: set only when no load balancer checks at all', async (t) => {
+  t.equal(confirm(inputs('drained', [])).noLoadBalancer, true, 'nothing seen in the whole stale window')
+  t.equal(confirm(inputs('drained', [lb('lb1', 'NOLB')])).noLoadBalancer, false, 'a load balancer checks')
+  t.equal(confirm(inputs('drained', [lb('lb1', 'NOLB', { age: 2500 })])).noLoadBalancer, false, 'one was seen, now stale')
+  t.equal(confirm(inputs('drained', [plain('10.0.0.5', 404)])).noLoadBalancer, false, 'a regular checker without send-state checks now')
+  t.equal(confirm(inputs('drained', [], { expect: ['lb1'] })).noLoadBalancer, false, 'one is expected')
+  t.equal(confirm(inputs('drained', [], { startedAt: NOW - 500 })).noLoadBalancer, false, 'too soon to say')
 })

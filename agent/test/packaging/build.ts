@@ -1,10 +1,16 @@
 import { spawnSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 
-/** Runs one of packaging/*\/build.mjs and returns what it built (the path it prints last). */
+/**
+ * Runs one of packaging/*\/build.mjs and returns what it built (the path it prints last). Test
+ * files run in parallel and the builds share dist/sea: one build at a time (flock on .cache/).
+ */
 export function build(script: 'sea' | 'deb', args: string[] = []): string {
-  const result = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'packaging', script, 'build.mjs'), ...args], {
+  mkdirSync(join(PACKAGE_ROOT, '.cache'), { recursive: true })
+  const lock = join(PACKAGE_ROOT, '.cache/build.lock')
+  const result = spawnSync('flock', [lock, process.execPath, join(PACKAGE_ROOT, 'packaging', script, 'build.mjs'), ...args], {
     cwd: PACKAGE_ROOT,
     encoding: 'utf8',
     timeout: 600_000,
