@@ -59,12 +59,14 @@ function checkAnswerer(core: AgentCore): {
     const send = () => {
       const answer = current()
       core.metrics.countCheck(answer.verdict.httpStatus)
-      view.answered = answer.verdict.httpStatus
+      if (view) view.answered = answer.verdict.httpStatus
       reply(answer)
     }
     const requestedMs = parseHoldHeader(holdHeader)
+    // A check not kept as a view (lb/views.ts: refused) is answered at once, like any other
+    // checker's that does not ask to be held: it holds nothing and changes no view.
     const ms =
-      requestedMs === null
+      requestedMs === null || view === null
         ? 0
         : holdMs({
             requestedMs,
@@ -74,7 +76,7 @@ function checkAnswerer(core: AgentCore): {
             httpStatus,
             wantedSoon: core.lb.tracker.wantsViewSoon(view),
           })
-    if (ms > 0) held.hold(connection, ms, send, (heldMs) => holdCut(view, heldMs, ms))
+    if (ms > 0 && view) held.hold(connection, ms, send, (heldMs) => holdCut(view, heldMs, ms))
     else send()
   }
   return {

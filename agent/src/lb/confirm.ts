@@ -60,9 +60,14 @@ export const REGULAR_CHECKS = 3
 const CADENCE_STALE_FACTOR = 3
 const MIN_CADENCE_STALE_MS = 1000
 
-/** Why a checker without send-state is not counted; null when it is (send-state views always are). */
-export function oneOff(view: LbView, staleMs: number): string | null {
+/**
+ * Why a checker without send-state is not counted; null when it is (send-state views always are).
+ * While a load balancer with send-state checks, one without it counts only when expected: anything
+ * that polls the check path (a script waiting for the agent, a monitor) would otherwise hold waits.
+ */
+export function oneOff(view: LbView, staleMs: number, sendStateChecking = false): string | null {
   if (view.kind !== 'plain') return null
+  if (sendStateChecking) return 'checks without send-state beside load balancers with it: not counted (unless in --expect-lb)'
   if (view.checks < REGULAR_CHECKS) return `${plural(view.checks, 'check')} without send-state: a one-off, not counted`
   if (view.cadenceMs === null || view.cadenceMs > staleMs / 2)
     return `checks without send-state every ${seconds(view.cadenceMs ?? 0)}: too rare to count`
@@ -145,21 +150,25 @@ function matchesExpected(view: LbView, name: string): boolean {
   return view.node === name || (view.kind === 'plain' && view.source === name)
 }
 
-/**
- * Whether every load balancer confirms the goal, and for each one why not. Pure: the same inputs
- * give the same answer, so it is tested by table and evaluated as often as checks arrive.
- */
-/** One load balancer's row, whether it counts (fresh, a one-off, or neither), and what it still blocks. */
-function viewProgress(
-  view: LbView,
-  inputs: ConfirmationInputs,
-): { row: LbProgress; counts: 'fresh' | 'one-off' | 'no'; blocker: string | null } {
+/** Where one view stands: whether it counts (fresh, a one-off, or neither) and why it does not confirm. */
+interface ViewStanding {
+  view: LbView
+  ageMs: number
+  stale: boolean
+  expected: boolean
+  counts: 'fresh' | 'one-off' | 'no'
+  /** Null when it confirms. */
+  why: string | null
+  /** It stands in the way of the goal. */
+  blocks: boolean
+}
+
+function viewStanding(view: LbView, inputs: ConfirmationInputs, sendStateChecking: boolean): ViewStanding {
   const { goal, since, now, staleMs, expect } = inputs
   const ageMs = Math.max(0, now - view.lastCheckAt)
-  const expected = expect.some((name) => matchesExpected(view, name))
+  const expected = expect.length > 0 && expect.some((name) => matchesExpected(view, name))
   const stale = ageMs > (expected ? staleMs : staleAfter(view, staleMs))
-  const notCounted = expected ? null : oneOff(view, staleMs)
-  const lb = view.node ?? view.source
+  const notCounted = expected ? null : oneOff(view, staleMs, sendStateChecking)
   let why: string | null
   if (notCounted) why = notCounted
   else if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
@@ -168,8 +177,13 @@ function viewProgress(
   const counts = stale ? 'no' : notCounted ? 'one-off' : 'fresh'
   // A one-off never blocks; a stale view blocks only when its load balancer is expected.
   const blocks = !notCounted && why !== null && (!stale || expected)
-  const row: LbProgress = {
-    lb,
+  return { view, ageMs, stale, expected, counts, why, blocks }
+}
+
+function progressRow(s: ViewStanding): LbProgress {
+  const view = s.view
+  return {
+    lb: view.node ?? view.source,
     server: view.name,
     kind: view.kind,
     source: view.source,
@@ -179,15 +193,19 @@ function viewProgress(
     weight: view.state ? `${view.state.weight.server}/${view.state.weight.farm}` : null,
     throttle: view.state?.throttle ?? null,
     lastCheckAt: new Date(view.lastCheckAt).toISOString(),
-    ageMs,
+    ageMs: s.ageMs,
     checks: view.checks,
-    stale,
-    expected,
-    oneOff: notCounted !== null,
-    confirmed: why === null,
-    why,
+    stale: s.stale,
+    expected: s.expected,
+    oneOff: s.counts === 'one-off',
+    confirmed: s.why === null,
+    why: s.why,
   }
-  return { row, counts, blocker: blocks ? `${view.name ? `${lb} ${view.name}` : lb}: ${why}` : null }
+}
+
+function blockerText(s: ViewStanding): string {
+  const lb = s.view.node ?? s.view.source
+  return `${s.view.name ? `${lb} ${s.view.name}` : lb}: ${s.why}`
 }
 
 /** What stands in the way beyond the rows: expected load balancers not heard from, none at all, the agent's own answer. */
@@ -216,13 +234,59 @@ function wholeBlockers(inputs: ConfirmationInputs, fresh: number, oneOffs: reado
   return blockers
 }
 
+/**
+ * The rows a confirmation carries, at most: anyone who reaches the health listener can make up
+ * load balancers, and every status, page and wait event would otherwise carry all of them.
+ */
+export const MAX_LB_ROWS = 32
+/** The blockers named in `why`, at most; the rest are counted. */
+export const MAX_WHY_BLOCKERS = 8
+
+/** Expected first, then those in the way, then those that count, then the rest; the latest check first among equals. */
+function rank(s: ViewStanding): number {
+  return s.expected ? 0 : s.blocks ? 1 : s.counts === 'fresh' ? 2 : 3
+}
+
+/** The `limit` standings that matter most, without sorting them all (O(n x limit) at worst, O(n) in practice). */
+function mostRelevant(standings: readonly ViewStanding[], limit: number): ViewStanding[] {
+  const better = (a: ViewStanding, b: ViewStanding) => rank(a) - rank(b) || b.view.lastCheckAt - a.view.lastCheckAt
+  const top: ViewStanding[] = []
+  for (const s of standings) {
+    if (top.length === limit && better(s, top[limit - 1] as ViewStanding) >= 0) continue
+    let i = top.length === limit ? limit - 1 : top.length
+    while (i > 0 && better(s, top[i - 1] as ViewStanding) < 0) i--
+    top.splice(i, 0, s)
+    if (top.length > limit) top.pop()
+  }
+  return top
+}
+
+function byName(a: LbProgress, b: LbProgress): number {
+  return a.lb < b.lb ? -1 : a.lb > b.lb ? 1 : (a.server ?? '') < (b.server ?? '') ? -1 : (a.server ?? '') > (b.server ?? '') ? 1 : 0
+}
+
+/**
+ * Whether every load balancer confirms the goal, and for each one why not. Pure: the same inputs
+ * give the same answer, so it is tested by table and evaluated as often as checks arrive. Its
+ * work is one pass over the views; what it returns is bounded (MAX_LB_ROWS, MAX_WHY_BLOCKERS).
+ */
 export function confirm(inputs: ConfirmationInputs): Confirmation {
   const { goal, since, now, staleMs, expect } = inputs
-  const rows = inputs.views.map((view) => viewProgress(view, inputs))
-  const loadBalancers = rows.map((r) => r.row).sort((a, b) => a.lb.localeCompare(b.lb) || (a.server ?? '').localeCompare(b.server ?? ''))
-  const fresh = rows.filter((r) => r.counts === 'fresh').length
-  const oneOffs = rows.filter((r) => r.counts === 'one-off').map((r) => r.row.lb)
-  const blockers = [...rows.flatMap((r) => (r.blocker ? [r.blocker] : [])), ...wholeBlockers(inputs, fresh, oneOffs)]
+  const sendStateChecking = inputs.views.some((v) => v.kind === 'send-state' && now - v.lastCheckAt <= staleMs)
+  const standings = inputs.views.map((view) => viewStanding(view, inputs, sendStateChecking))
+  const shown = mostRelevant(standings, MAX_LB_ROWS)
+  const loadBalancers = shown.map(progressRow).sort(byName)
+  let fresh = 0
+  const oneOffs = new Set<string>()
+  const blocking: ViewStanding[] = []
+  for (const s of standings) {
+    if (s.counts === 'fresh') fresh++
+    else if (s.counts === 'one-off' && oneOffs.size < MAX_WHY_BLOCKERS) oneOffs.add(s.view.node ?? s.view.source)
+    if (s.blocks) blocking.push(s)
+  }
+  const blockers = blocking.slice(0, MAX_WHY_BLOCKERS).map(blockerText)
+  if (blocking.length > MAX_WHY_BLOCKERS) blockers.push(`${blocking.length - MAX_WHY_BLOCKERS} more load balancers not confirming`)
+  blockers.push(...wholeBlockers(inputs, fresh, [...oneOffs]))
   const missing = expect.filter((name) => !inputs.views.some((v) => matchesExpected(v, name) && now - v.lastCheckAt <= staleMs))
   const tomcat = tomcatProgress(inputs)
   if (tomcat?.why) blockers.push(tomcat.why)
@@ -233,6 +297,7 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
     confirmed: blockers.length === 0,
     why: blockers.length === 0 ? null : blockers.join('; '),
     loadBalancers,
+    omitted: standings.length - shown.length,
     missing,
     counted: fresh,
     tomcat,

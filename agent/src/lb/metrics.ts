@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { LB_STATUSES } from './send-state.js'
 import type { WaitGoal } from './confirm.js'
 import type { WaitOutcome } from './tracker.js'
-import type { LbView, LbViews } from './views.js'
+import { REFUSED_REASONS, type LbView, type LbViews } from './views.js'
 
 const PREFIX = 'health_agent_'
 
@@ -129,6 +129,16 @@ function registerViewCounts(registry: Registry, views: LbViews): void {
     registers: [registry],
     collect() {
       this.set(views.invalidHeaders)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}lb_refused_checks_total`,
+    help: 'Checks answered but not kept as a load balancer view, by reason: source (outside --lb-sources), node-bound (a node name already checking from another address), full (--max-lb-views taken by load balancers heard from recently)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const reason of REFUSED_REASONS) this.inc({ reason }, views.refused[reason])
     },
   })
   new Gauge({
