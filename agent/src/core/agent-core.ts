@@ -13,6 +13,7 @@ import { refusalLogger } from '../lb/refusal-log.js'
 import { listensOnWildcard, sourceFilter } from '../lb/sources.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
+import { publicVerdict } from '../protocol/public-status.js'
 import type { Traffic } from '../protocol/traffic.js'
 import { AuditLog, type ChangeSource } from '../state/audit.js'
 import { readAuditTail, type AuditTail } from '../state/audit-reader.js'
@@ -247,7 +248,8 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       maxSessions: config.maxSessions,
       tomcatSignals: managerWired ? () => managerSignalsForDrain(this.tomcat.signals()) : undefined,
       admin: () => this.store.current,
-      answer: () => this.verdicts.get(),
+      // Its words reach every reader of a wait or a status, the public page included: no error texts.
+      answer: () => publicVerdict(this.verdicts.get()),
       startedAt: Date.parse(this.startedAt),
       logger: this.logger,
       hooks: { drainConfirmed: (s) => lbMetrics.drainConfirmed(s), waitEnded: (goal, outcome) => lbMetrics.waitEnded(goal, outcome) },

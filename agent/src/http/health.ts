@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AgentCore } from '../core/agent-core.js'
-import { publicStatus, renderStatus } from '../protocol/render.js'
+import { renderStatus } from '../protocol/render.js'
+import { publicStatus, publicVerdict } from '../protocol/public-status.js'
+import type { Verdict } from '../state/effective.js'
 import { followChanges } from './page/changes.js'
 import { statusPage } from './page/plugin.js'
 import { HOLD_HEADER, holdCapAfterCut, holdMs, parseHoldHeader } from '../lb/hold.js'
@@ -28,10 +30,11 @@ function checkAnswerer(core: AgentCore): {
   const checkPath = core.config.checkPath
   const held = new HeldChecks()
   const directAnswer = directAnswers()
-  let prepared = prepareAnswer(core.verdict())
+  const prepare = (verdict: Verdict) => prepareAnswer(verdict, core.config.pageDetail === 'full' ? verdict : publicVerdict(verdict))
+  let prepared = prepare(core.verdict())
   const current = () => {
     const verdict = core.verdict()
-    if (verdict !== prepared.verdict) prepared = prepareAnswer(verdict)
+    if (verdict !== prepared.verdict) prepared = prepare(verdict)
     return prepared
   }
   core.on('announce', () => held.releaseAll())
@@ -105,12 +108,12 @@ export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app,
     return reply.header('content-type', core.metrics.registry.contentType).send(body)
   })
 
-  // The same detail rule as the page: who and why only with --page-detail full.
+  // The same detail rule everywhere on this listener: who, why, paths and errors only with --page-detail full.
   const shown = () => (core.config.pageDetail === 'full' ? core.status() : publicStatus(core.status()))
   app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(renderStatus(shown())))
 
   await app.register(statusPage, {
-    status: () => core.status(),
+    status: shown,
     detail: core.config.pageDetail,
     onChange: followChanges([
       [core, ['admin', 'verdict']],

@@ -89,20 +89,4 @@ export function renderStatus(status: AgentStatus): string {
   return `${lines.join('\n')}\n`
 }
 
-/**
- * The status as anyone who can reach the health listener may see it (`--page-detail public`):
- * without who set the state and why, and without file paths or file contents.
- */
-export function publicStatus(status: AgentStatus): AgentStatus {
-  const problem = status.stateFile.problem
-  return {
-    ...status,
-    admin: status.admin && { ...status.admin, by: null, reason: null },
-    stateFile: {
-      ...status.stateFile,
-      path: 'the state file',
-      problem: problem && { ...problem, message: `${problem.kind} (details on the admin API)` },
-    },
-    auditFile: '',
-  }
-}
+export { publicStatus } from './public-status.js'
