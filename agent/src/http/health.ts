@@ -6,6 +6,8 @@ import { renderStatus } from '../protocol/render.js'
 import { publicStatus, publicVerdict } from '../protocol/public-status.js'
 import type { Verdict } from '../state/effective.js'
 import { followChanges } from './page/changes.js'
+import { memoized } from './page/memo.js'
+import type { AgentStatus } from '../protocol/status.js'
 import { statusPage } from './page/plugin.js'
 import { HOLD_HEADER, holdCapAfterCut, holdMs, parseHoldHeader } from '../lb/hold.js'
 import type { LbView } from '../lb/views.js'
@@ -101,6 +103,9 @@ function checkAnswerer(core: AgentCore): {
   }
 }
 
+/** How old the status on `/`, `/status/view` and the page's events may be (a change rebuilds it at once). */
+export const STATUS_MEMO_MS = 200
+
 /** The health listener's other routes: metrics, a text status and the live page, read-only by construction. */
 export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app, { core }) => {
   app.get('/metrics', async (_, reply) => {
@@ -109,17 +114,26 @@ export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app,
   })
 
   // The same detail rule everywhere on this listener: who, why, paths and errors only with --page-detail full.
-  const shown = () => (core.config.pageDetail === 'full' ? core.status() : publicStatus(core.status()))
-  app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(renderStatus(shown())))
+  const onChange = followChanges([
+    [core, ['admin', 'verdict']],
+    [core.store, ['problem', 'committed']],
+    [core.tomcat, ['change']],
+  ])
+  // Built once for every reader in STATUS_MEMO_MS (and at once after a change).
+  const status = memoized(() => (core.config.pageDetail === 'full' ? core.status() : publicStatus(core.status())), STATUS_MEMO_MS, onChange)
+  app.addHook('onClose', async () => status.close())
+  let rendered: { from: AgentStatus; text: string } | null = null
+  const text = () => {
+    const from = status.get()
+    if (rendered?.from !== from) rendered = { from, text: renderStatus(from) }
+    return rendered.text
+  }
+  app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(text()))
 
   await app.register(statusPage, {
-    status: shown,
+    status: status.get,
     detail: core.config.pageDetail,
-    onChange: followChanges([
-      [core, ['admin', 'verdict']],
-      [core.store, ['problem', 'committed']],
-      [core.tomcat, ['change']],
-    ]),
+    onChange,
     history: (limit) => core.history({ limit, maxBytes: 64 * 1024 }).then((tail) => tail.entries),
   })
 }

@@ -150,17 +150,34 @@ function matchesExpected(view: LbView, name: string): boolean {
   return view.node === name || (view.kind === 'plain' && view.source === name)
 }
 
-/** Where one view stands: whether it counts (fresh, a one-off, or neither) and why it does not confirm. */
+/** Where one view stands: whether it counts (fresh, a one-off, or neither) and whether it confirms. */
 interface ViewStanding {
   view: LbView
   ageMs: number
   stale: boolean
   expected: boolean
   counts: 'fresh' | 'one-off' | 'no'
-  /** Null when it confirms. */
-  why: string | null
+  /** Why it does not confirm, as a kind: the words are made only for the rows and blockers shown. */
+  reason: 'not-counted' | 'stale' | 'not-since' | 'blocked' | null
+  notCounted: string | null
   /** It stands in the way of the goal. */
   blocks: boolean
+  inputs: ConfirmationInputs
+}
+
+/**
+ * viewBlocker's answer for a view's last header, kept until its next check: with thousands of views
+ * (made up by anyone who reaches the health listener) the words would otherwise be rebuilt for
+ * each of them at every evaluation.
+ */
+const blockerCache = new WeakMap<LbView, { goal: WaitGoal; state: LbView['state']; answered: number; text: string | null }>()
+
+function cachedBlocker(goal: WaitGoal, view: LbView): string | null {
+  const hit = blockerCache.get(view)
+  if (hit && hit.goal === goal && hit.state === view.state && hit.answered === view.answered) return hit.text
+  const text = viewBlocker(goal, view)
+  blockerCache.set(view, { goal, state: view.state, answered: view.answered, text })
+  return text
 }
 
 function viewStanding(view: LbView, inputs: ConfirmationInputs, sendStateChecking: boolean): ViewStanding {
@@ -169,15 +186,30 @@ function viewStanding(view: LbView, inputs: ConfirmationInputs, sendStateCheckin
   const expected = expect.length > 0 && expect.some((name) => matchesExpected(view, name))
   const stale = ageMs > (expected ? staleMs : staleAfter(view, staleMs))
   const notCounted = expected ? null : oneOff(view, staleMs, sendStateChecking)
-  let why: string | null
-  if (notCounted) why = notCounted
-  else if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
-  else if (view.lastCheckAt <= since) why = `no check since ${BEGAN[goal]}`
-  else why = viewBlocker(goal, view)
+  let reason: ViewStanding['reason'] = null
+  if (notCounted) reason = 'not-counted'
+  else if (stale) reason = 'stale'
+  else if (view.lastCheckAt <= since) reason = 'not-since'
+  else if (cachedBlocker(goal, view) !== null) reason = 'blocked'
   const counts = stale ? 'no' : notCounted ? 'one-off' : 'fresh'
   // A one-off never blocks; a stale view blocks only when its load balancer is expected.
-  const blocks = !notCounted && why !== null && (!stale || expected)
-  return { view, ageMs, stale, expected, counts, why, blocks }
+  const blocks = !notCounted && reason !== null && (!stale || expected)
+  return { view, ageMs, stale, expected, counts, reason, notCounted, blocks, inputs }
+}
+
+function whyText(s: ViewStanding): string | null {
+  switch (s.reason) {
+    case 'not-counted':
+      return s.notCounted
+    case 'stale':
+      return `no check for ${seconds(s.ageMs)}${s.expected ? '' : ' (stale: ignored)'}`
+    case 'not-since':
+      return `no check since ${BEGAN[s.inputs.goal]}`
+    case 'blocked':
+      return cachedBlocker(s.inputs.goal, s.view)
+    default:
+      return null
+  }
 }
 
 function progressRow(s: ViewStanding): LbProgress {
@@ -198,14 +230,14 @@ function progressRow(s: ViewStanding): LbProgress {
     stale: s.stale,
     expected: s.expected,
     oneOff: s.counts === 'one-off',
-    confirmed: s.why === null,
-    why: s.why,
+    confirmed: s.reason === null,
+    why: whyText(s),
   }
 }
 
 function blockerText(s: ViewStanding): string {
   const lb = s.view.node ?? s.view.source
-  return `${s.view.name ? `${lb} ${s.view.name}` : lb}: ${s.why}`
+  return `${s.view.name ? `${lb} ${s.view.name}` : lb}: ${whyText(s)}`
 }
 
 /** What stands in the way beyond the rows: expected load balancers not heard from, none at all, the agent's own answer. */
@@ -242,23 +274,23 @@ export const MAX_LB_ROWS = 32
 /** The blockers named in `why`, at most; the rest are counted. */
 export const MAX_WHY_BLOCKERS = 8
 
-/** Expected first, then those in the way, then those that count, then the rest; the latest check first among equals. */
-function rank(s: ViewStanding): number {
+/** Expected first, then those in the way, then those that count, then the rest. */
+function rank(s: ViewStanding): 0 | 1 | 2 | 3 {
   return s.expected ? 0 : s.blocks ? 1 : s.counts === 'fresh' ? 2 : 3
 }
 
-/** The `limit` standings that matter most, without sorting them all (O(n x limit) at worst, O(n) in practice). */
+/**
+ * The `limit` standings that matter most, the latest checks first among equals, in one pass
+ * without sorting: the views come oldest first (LbViews.list), so they are read from the end.
+ */
 function mostRelevant(standings: readonly ViewStanding[], limit: number): ViewStanding[] {
-  const better = (a: ViewStanding, b: ViewStanding) => rank(a) - rank(b) || b.view.lastCheckAt - a.view.lastCheckAt
-  const top: ViewStanding[] = []
-  for (const s of standings) {
-    if (top.length === limit && better(s, top[limit - 1] as ViewStanding) >= 0) continue
-    let i = top.length === limit ? limit - 1 : top.length
-    while (i > 0 && better(s, top[i - 1] as ViewStanding) < 0) i--
-    top.splice(i, 0, s)
-    if (top.length > limit) top.pop()
+  const buckets: ViewStanding[][] = [[], [], [], []]
+  for (let i = standings.length - 1; i >= 0; i--) {
+    const s = standings[i] as ViewStanding
+    const bucket = buckets[rank(s)] as ViewStanding[]
+    if (bucket.length < limit) bucket.push(s)
   }
-  return top
+  return buckets.flat().slice(0, limit)
 }
 
 function byName(a: LbProgress, b: LbProgress): number {

@@ -25,6 +25,7 @@ function describeLoadBalancers(status: AgentStatus): string[] {
   const settings = `stale after ${lbs.staleAfterMs / 1000}s${lbs.expected.length ? `, expected ${lbs.expected.join(', ')}` : ''}`
   const lines = [`lbs         ${c.goal} ${c.confirmed ? 'confirmed' : 'not confirmed'} (${settings})`]
   for (const lb of c.loadBalancers) lines.push(`  ${lbLine(lb)}`)
+  if (c.omitted > 0) lines.push(`  and ${c.omitted} more not shown (expected ones first, then those in the way, then those counted)`)
   for (const name of c.missing)
     if (!c.loadBalancers.some((lb) => lb.lb === name)) lines.push(`  ${name.padEnd(24)} expected, has not checked`)
   if (!c.confirmed && c.loadBalancers.length === 0) lines.push(`  ${c.why}`)
