@@ -229,7 +229,7 @@ function progressRow(s: ViewStanding): LbProgress {
     checks: view.checks,
     stale: s.stale,
     expected: s.expected,
-    oneOff: s.counts === 'one-off',
+    oneOff: s.notCounted !== null,
     confirmed: s.reason === null,
     why: whyText(s),
   }
