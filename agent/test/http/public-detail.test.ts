@@ -75,7 +75,11 @@ t.test(
     for (const [route, body] of Object.entries(pub))
       for (const secret of secrets)
         t.notOk(body.includes(secret), `${route} does not show ${secret === running.token ? 'the token' : secret}`)
-    t.match(pub['/'], /effective {3}down \(HTTP 500\) {2}because tomcat probe failing \(details on the admin API\)/, 'the cause is still said')
+    t.match(
+      pub['/'],
+      /effective {3}down \(HTTP 500\) {2}because tomcat probe failing \(details on the admin API\)/,
+      'the cause is still said',
+    )
     t.match(pub['/health'], /^down: /)
   },
 )
