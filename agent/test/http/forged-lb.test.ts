@@ -137,3 +137,17 @@ t.test('the start-up log warns when the health listener is on a wildcard address
   t.notMatch(await started({ listen: '0.0.0.0:0', lbSources: '10.0.0.0/24' }), /--lb-sources/)
   t.notMatch(await started({ listen: '127.0.0.1:0' }), /--lb-sources/)
 })
+
+t.test('checks read by node:http (here: with a Content-Length) are bound the same way, by the same source address', async (t) => {
+  const running = await startAgent(t)
+  const viaNodeHttp = { 'content-length': '0' }
+  t.equal(await checkFrom(running, LB1, { 'x-haproxy-server-state': header('lb1', 'UP', 1), ...viaNodeHttp }).answered, 200)
+  t.equal(await checkFrom(running, LB1, { 'x-haproxy-server-state': header('lb1', 'UP', 2) }).answered, 200, 'then read directly')
+  t.equal(await checkFrom(running, FORGER, { 'x-haproxy-server-state': header('lb1', 'NOLB', 0), ...viaNodeHttp }).answered, 200)
+  const views = running.agent.core.lb.views.list()
+  t.match(views, [{ node: 'lb1', source: LB1, checks: 2, state: { scur: { server: 2 } } }])
+  t.equal(views.length, 1)
+  t.equal(running.agent.core.lb.views.refused['node-bound'], 1)
+  const readers = await metric(running, 'health_agent_health_connections_total{reader="node_http"}')
+  t.match(readers, / [1-9]\d*$/, 'node:http did read some of them')
+})
