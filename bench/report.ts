@@ -80,6 +80,14 @@ export const TARGETS: Target[] = [
     better: 'lower',
     unit: 'x',
   },
+  {
+    key: 'flood.p99_ratio',
+    label:
+      'check p99 with 10,000 forged views and a pending drain --wait, while 50 status pages load at once every second, vs the same checks alone',
+    better: 'lower',
+    unit: 'x',
+  },
+  { key: 'flood.alone.p99_ms', label: 'check p99 with 10,000 forged views and a pending drain --wait', better: 'lower', unit: 'ms' },
   { key: 'accesslog.core_pct_at_e2e_load', label: 'share of a core at the end-to-end load (50 requests/s)', better: 'lower', unit: '%' },
 ]
 

@@ -16,6 +16,7 @@ const PARTS: Record<string, () => Promise<Part>> = {
   peer: async () => (await import('./parts/peer.js')).run,
   socket: async () => (await import('./parts/socket.js')).run,
   accesslog: async () => (await import('./parts/accesslog.js')).run,
+  flood: async () => (await import('./parts/flood.js')).run,
 }
 
 const HELP = `Usage: npm run bench [-- PART ...]

@@ -1,7 +1,9 @@
 import { Type, FormatRegistry, type Static, type TObject, type TSchema } from '@sinclair/typebox'
+import { parseCidr } from './cidr.js'
 import { parseListenAddress } from './listen-address.js'
 
 FormatRegistry.Set('listen-address', (value) => parseListenAddress(value) !== null)
+FormatRegistry.Set('cidr', (value) => parseCidr(value) !== null)
 FormatRegistry.Set('url-path', (value) => /^\/[^\s?#]*$/.test(value))
 FormatRegistry.Set('http-url-or-empty', (value) => value === '' || isPlainHttpUrl(value))
 FormatRegistry.Set('warmup-url', (value) => (value.startsWith('/') ? /^\/\S*$/.test(value) : isPlainHttpUrl(value)))
@@ -365,11 +367,19 @@ export const ConfigSchema = Type.Object(
       expected: 'a comma-separated list of node names such as lb1,lb2',
       placeholder: 'LB,LB',
     }),
+    lbSources: Type.Array(Type.String({ format: 'cidr' }), {
+      default: [],
+      description:
+        'networks whose checks may count as load balancers, comma-separated CIDRs (10.0.0.0/24,fd00::/64, or single addresses); a check from elsewhere gets its answer but is not kept; empty: any source (warned about when the health listener is on a wildcard address)',
+      expected: 'a comma-separated list of CIDRs such as 10.0.0.0/24,192.0.2.7',
+      placeholder: 'CIDR,CIDR',
+    }),
     maxLbViews: Type.Integer({
       default: 10000,
       minimum: 1,
       maximum: 1000000,
-      description: 'at most this many load balancer views are kept (the longest silent are dropped first)',
+      description:
+        'at most this many load balancer views are kept (the longest silent are dropped first, never one heard from within --lb-stale-ms: the newcomer is refused)',
       expected: 'an integer from 1 to 1000000',
       placeholder: 'N',
     }),

@@ -3,13 +3,17 @@ import type { Logger } from 'pino'
 import { agentReply, type AgentReply } from '../agentcheck/reply.js'
 import { WeightController } from '../agentcheck/weight.js'
 import type { ResolvedConfig } from '../config/load.js'
+import { parseListenAddress } from '../config/listen-address.js'
 import type { WaitGoal } from '../lb/confirm.js'
 import { registerExpectedLbMetric } from '../lb/expected-metrics.js'
 import { LbMetrics } from '../lb/metrics.js'
 import { LbTracker, type WaitHandle, type WaitOptions } from '../lb/tracker.js'
 import { LbViews, type LbView, type SourceAddress } from '../lb/views.js'
+import { refusalLogger } from '../lb/refusal-log.js'
+import { listensOnWildcard, sourceFilter } from '../lb/sources.js'
 import { AgentMetrics } from '../metrics.js'
 import type { AgentStatus } from '../protocol/status.js'
+import { publicVerdict } from '../protocol/public-status.js'
 import type { Traffic } from '../protocol/traffic.js'
 import { AuditLog, type ChangeSource } from '../state/audit.js'
 import { readAuditTail, type AuditTail } from '../state/audit-reader.js'
@@ -146,7 +150,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   }
 
   /** A health check was answered: what the checker said of this server (send-state), and from where. */
-  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: SourceAddress, httpStatus: number): LbView {
+  recordCheck(stateHeader: string | string[] | undefined, remoteAddress: SourceAddress, httpStatus: number): LbView | null {
     return this.lb.views.record(stateHeader, remoteAddress, httpStatus)
   }
 
@@ -203,6 +207,7 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     this.metrics.setEffectiveState(verdict.state)
     this.weight.onAgentStart(verdict.state)
     this.logger.info({ state: verdict.state, cause: verdict.cause, why: verdict.why }, `answering ${verdict.httpStatus} (${verdict.state})`)
+    this.warnIfOpenToAll()
   }
 
   /** Reopens the audit file (SIGHUP, after logrotate). */
@@ -228,7 +233,13 @@ export class AgentCore extends EventEmitter<CoreEvents> {
   private buildLoadBalancers(managerWired: boolean): AgentCore['lb'] {
     const config = this.config
     // A view silent for ten stale periods (at least a minute) is forgotten.
-    const views = new LbViews({ maxViews: config.maxLbViews, forgetAfterMs: Math.max(10 * config.lbStaleMs, 60_000) })
+    const views = new LbViews({
+      maxViews: config.maxLbViews,
+      forgetAfterMs: Math.max(10 * config.lbStaleMs, 60_000),
+      keepFreshMs: config.lbStaleMs,
+      sources: sourceFilter(config.lbSources),
+    })
+    views.on('refused', refusalLogger(this.logger.child({ component: 'lb' })))
     const lbMetrics = new LbMetrics(this.metrics.registry, views)
     const tracker = new LbTracker({
       views,
@@ -237,7 +248,8 @@ export class AgentCore extends EventEmitter<CoreEvents> {
       maxSessions: config.maxSessions,
       tomcatSignals: managerWired ? () => managerSignalsForDrain(this.tomcat.signals()) : undefined,
       admin: () => this.store.current,
-      answer: () => this.verdicts.get(),
+      // Its words reach every reader of a wait or a status, the public page included: no error texts.
+      answer: () => publicVerdict(this.verdicts.get()),
       startedAt: Date.parse(this.startedAt),
       agentCheck: Boolean(config.agentCheckListen),
       logger: this.logger,
@@ -245,6 +257,16 @@ export class AgentCore extends EventEmitter<CoreEvents> {
     })
     registerExpectedLbMetric(this.metrics.registry, config.expectLb, () => tracker.evaluate('ready')?.missing ?? config.expectLb)
     return { views, tracker }
+  }
+
+  /** Anyone who reaches a wildcard listener could speak for a load balancer: say so once, at start. */
+  private warnIfOpenToAll(): void {
+    const listen = parseListenAddress(this.config.listen)
+    if (this.config.lbSources.length > 0 || !listen || !listensOnWildcard(listen)) return
+    this.logger.warn(
+      { listen: this.config.listen },
+      `the health listener is on ${this.config.listen} with no --lb-sources: any host that reaches it can report itself as a load balancer and hold or hurry a drain --wait; list the load balancers' networks with --lb-sources`,
+    )
   }
 
   /** A Tomcat back up after being down (a restart, a deploy) starts a new deploy in the access counts. */

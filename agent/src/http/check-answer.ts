@@ -15,8 +15,9 @@ export interface PreparedAnswer {
   readonly rawHead: string
 }
 
-export function prepareAnswer(verdict: Verdict): PreparedAnswer {
-  const body = checkBody(verdict)
+/** `shown`: the verdict as the body tells it (lb/public-status.ts: without error texts unless --page-detail full). */
+export function prepareAnswer(verdict: Verdict, shown: Verdict = verdict): PreparedAnswer {
+  const body = checkBody(shown)
   const headers = {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),

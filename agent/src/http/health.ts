@@ -2,8 +2,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { AgentCore } from '../core/agent-core.js'
-import { publicStatus, renderStatus } from '../protocol/render.js'
+import { renderStatus } from '../protocol/render.js'
+import { publicStatus, publicVerdict } from '../protocol/public-status.js'
+import type { Verdict } from '../state/effective.js'
 import { followChanges } from './page/changes.js'
+import { memoized } from './page/memo.js'
+import type { AgentStatus } from '../protocol/status.js'
 import { statusPage } from './page/plugin.js'
 import { HOLD_HEADER, holdCapAfterCut, holdMs, parseHoldHeader } from '../lb/hold.js'
 import type { LbView } from '../lb/views.js'
@@ -32,10 +36,11 @@ function checkAnswerer(core: AgentCore): {
   const checkPath = core.config.checkPath
   const held = new HeldChecks()
   const directAnswer = directAnswers()
-  let prepared = prepareAnswer(core.verdict())
+  const prepare = (verdict: Verdict) => prepareAnswer(verdict, core.config.pageDetail === 'full' ? verdict : publicVerdict(verdict))
+  let prepared = prepare(core.verdict())
   const current = () => {
     const verdict = core.verdict()
-    if (verdict !== prepared.verdict) prepared = prepareAnswer(verdict)
+    if (verdict !== prepared.verdict) prepared = prepare(verdict)
     return prepared
   }
   core.on('announce', () => held.releaseAll())
@@ -63,12 +68,14 @@ function checkAnswerer(core: AgentCore): {
     const send = () => {
       const answer = current()
       core.metrics.countCheck(answer.verdict.httpStatus)
-      view.answered = answer.verdict.httpStatus
+      if (view) view.answered = answer.verdict.httpStatus
       reply(answer)
     }
     const requestedMs = parseHoldHeader(holdHeader)
+    // A check not kept as a view (lb/views.ts: refused) is answered at once, like any other
+    // checker's that does not ask to be held: it holds nothing and changes no view.
     const ms =
-      requestedMs === null
+      requestedMs === null || view === null
         ? 0
         : holdMs({
             requestedMs,
@@ -78,7 +85,7 @@ function checkAnswerer(core: AgentCore): {
             httpStatus,
             wantedSoon: core.lb.tracker.wantsViewSoon(view),
           })
-    if (ms > 0) held.hold(connection, ms, send, (heldMs) => holdCut(view, heldMs, ms))
+    if (ms > 0 && view) held.hold(connection, ms, send, (heldMs) => holdCut(view, heldMs, ms))
     else send()
   }
   return {
@@ -100,6 +107,9 @@ function checkAnswerer(core: AgentCore): {
   }
 }
 
+/** How old the status on `/`, `/status/view` and the page's events may be (a change rebuilds it at once). */
+export const STATUS_MEMO_MS = 200
+
 /** The health listener's other routes: metrics, a text status and the live page, read-only by construction. */
 export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app, { core }) => {
   app.get('/metrics', async (_, reply) => {
@@ -107,18 +117,27 @@ export const healthRoutes: FastifyPluginAsync<{ core: AgentCore }> = async (app,
     return reply.header('content-type', core.metrics.registry.contentType).send(body)
   })
 
-  // The same detail rule as the page: who and why only with --page-detail full.
-  const shown = () => (core.config.pageDetail === 'full' ? core.status() : publicStatus(core.status()))
-  app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(renderStatus(shown())))
+  // The same detail rule everywhere on this listener: who, why, paths and errors only with --page-detail full.
+  const onChange = followChanges([
+    [core, ['admin', 'verdict']],
+    [core.store, ['problem', 'committed']],
+    [core.tomcat, ['change']],
+  ])
+  // Built once for every reader in STATUS_MEMO_MS (and at once after a change).
+  const status = memoized(() => (core.config.pageDetail === 'full' ? core.status() : publicStatus(core.status())), STATUS_MEMO_MS, onChange)
+  app.addHook('onClose', async () => status.close())
+  let rendered: { from: AgentStatus; text: string } | null = null
+  const text = () => {
+    const from = status.get()
+    if (rendered?.from !== from) rendered = { from, text: renderStatus(from) }
+    return rendered.text
+  }
+  app.get('/', async (_, reply) => reply.header('content-type', 'text/plain; charset=utf-8').send(text()))
 
   await app.register(statusPage, {
-    status: () => core.status(),
+    status: status.get,
     detail: core.config.pageDetail,
-    onChange: followChanges([
-      [core, ['admin', 'verdict']],
-      [core.store, ['problem', 'committed']],
-      [core.tomcat, ['change']],
-    ]),
+    onChange,
     history: (limit) => core.history({ limit, maxBytes: 64 * 1024 }).then((tail) => tail.entries),
   })
 }

@@ -75,9 +75,14 @@ export const REGULAR_CHECKS = 3
 const CADENCE_STALE_FACTOR = 3
 const MIN_CADENCE_STALE_MS = 1000
 
-/** Why a checker without send-state is not counted; null when it is (send-state views always are). */
-export function oneOff(view: LbView, staleMs: number): string | null {
+/**
+ * Why a checker without send-state is not counted; null when it is (send-state views always are).
+ * While a load balancer with send-state checks, one without it counts only when expected: anything
+ * that polls the check path (a script waiting for the agent, a monitor) would otherwise hold waits.
+ */
+export function oneOff(view: LbView, staleMs: number, sendStateChecking = false): string | null {
   if (view.kind !== 'plain') return null
+  if (sendStateChecking) return 'checks without send-state beside load balancers with it: not counted (unless in --expect-lb)'
   if (view.checks < REGULAR_CHECKS) return `${plural(view.checks, 'check')} without send-state: a one-off, not counted`
   if (view.cadenceMs === null || view.cadenceMs > staleMs / 2)
     return `checks without send-state every ${seconds(view.cadenceMs ?? 0)}: too rare to count`
@@ -160,31 +165,72 @@ function matchesExpected(view: LbView, name: string): boolean {
   return view.node === name || (view.kind === 'plain' && view.source === name)
 }
 
+/** Where one view stands: whether it counts (fresh, a one-off, or neither) and whether it confirms. */
+interface ViewStanding {
+  view: LbView
+  ageMs: number
+  stale: boolean
+  expected: boolean
+  counts: 'fresh' | 'one-off' | 'no'
+  /** Why it does not confirm, as a kind: the words are made only for the rows and blockers shown. */
+  reason: 'not-counted' | 'stale' | 'not-since' | 'blocked' | null
+  notCounted: string | null
+  /** It stands in the way of the goal. */
+  blocks: boolean
+  inputs: ConfirmationInputs
+}
+
 /**
- * Whether every load balancer confirms the goal, and for each one why not. Pure: the same inputs
- * give the same answer, so it is tested by table and evaluated as often as checks arrive.
+ * viewBlocker's answer for a view's last header, kept until its next check: with thousands of views
+ * (made up by anyone who reaches the health listener) the words would otherwise be rebuilt for
+ * each of them at every evaluation.
  */
-/** One load balancer's row, whether it counts (fresh, a one-off, or neither), and what it still blocks. */
-function viewProgress(
-  view: LbView,
-  inputs: ConfirmationInputs,
-): { row: LbProgress; counts: 'fresh' | 'one-off' | 'no'; blocker: string | null } {
+const blockerCache = new WeakMap<LbView, { goal: WaitGoal; state: LbView['state']; answered: number; text: string | null }>()
+
+function cachedBlocker(goal: WaitGoal, view: LbView): string | null {
+  const hit = blockerCache.get(view)
+  if (hit && hit.goal === goal && hit.state === view.state && hit.answered === view.answered) return hit.text
+  const text = viewBlocker(goal, view)
+  blockerCache.set(view, { goal, state: view.state, answered: view.answered, text })
+  return text
+}
+
+function viewStanding(view: LbView, inputs: ConfirmationInputs, sendStateChecking: boolean): ViewStanding {
   const { goal, since, now, staleMs, expect } = inputs
   const ageMs = Math.max(0, now - view.lastCheckAt)
-  const expected = expect.some((name) => matchesExpected(view, name))
+  const expected = expect.length > 0 && expect.some((name) => matchesExpected(view, name))
   const stale = ageMs > (expected ? staleMs : staleAfter(view, staleMs))
-  const notCounted = expected ? null : oneOff(view, staleMs)
-  const lb = view.node ?? view.source
-  let why: string | null
-  if (notCounted) why = notCounted
-  else if (stale) why = `no check for ${seconds(ageMs)}${expected ? '' : ' (stale: ignored)'}`
-  else if (view.lastCheckAt <= since) why = `no check since ${BEGAN[goal]}`
-  else why = viewBlocker(goal, view)
+  const notCounted = expected ? null : oneOff(view, staleMs, sendStateChecking)
+  let reason: ViewStanding['reason'] = null
+  if (notCounted) reason = 'not-counted'
+  else if (stale) reason = 'stale'
+  else if (view.lastCheckAt <= since) reason = 'not-since'
+  else if (cachedBlocker(goal, view) !== null) reason = 'blocked'
   const counts = stale ? 'no' : notCounted ? 'one-off' : 'fresh'
   // A one-off never blocks; a stale view blocks only when its load balancer is expected.
-  const blocks = !notCounted && why !== null && (!stale || expected)
-  const row: LbProgress = {
-    lb,
+  const blocks = !notCounted && reason !== null && (!stale || expected)
+  return { view, ageMs, stale, expected, counts, reason, notCounted, blocks, inputs }
+}
+
+function whyText(s: ViewStanding): string | null {
+  switch (s.reason) {
+    case 'not-counted':
+      return s.notCounted
+    case 'stale':
+      return `no check for ${seconds(s.ageMs)}${s.expected ? '' : ' (stale: ignored)'}`
+    case 'not-since':
+      return `no check since ${BEGAN[s.inputs.goal]}`
+    case 'blocked':
+      return cachedBlocker(s.inputs.goal, s.view)
+    default:
+      return null
+  }
+}
+
+function progressRow(s: ViewStanding): LbProgress {
+  const view = s.view
+  return {
+    lb: view.node ?? view.source,
     server: view.name,
     kind: view.kind,
     source: view.source,
@@ -194,15 +240,19 @@ function viewProgress(
     weight: view.state ? `${view.state.weight.server}/${view.state.weight.farm}` : null,
     throttle: view.state?.throttle ?? null,
     lastCheckAt: new Date(view.lastCheckAt).toISOString(),
-    ageMs,
+    ageMs: s.ageMs,
     checks: view.checks,
-    stale,
-    expected,
-    oneOff: notCounted !== null,
-    confirmed: why === null,
-    why,
+    stale: s.stale,
+    expected: s.expected,
+    oneOff: s.notCounted !== null,
+    confirmed: s.reason === null,
+    why: whyText(s),
   }
-  return { row, counts, blocker: blocks ? `${view.name ? `${lb} ${view.name}` : lb}: ${why}` : null }
+}
+
+function blockerText(s: ViewStanding): string {
+  const lb = s.view.node ?? s.view.source
+  return `${s.view.name ? `${lb} ${s.view.name}` : lb}: ${whyText(s)}`
 }
 
 /** What stands in the way beyond the rows: expected load balancers not heard from, none at all, the agent's own answer. */
@@ -231,13 +281,59 @@ function wholeBlockers(inputs: ConfirmationInputs, fresh: number, oneOffs: reado
   return blockers
 }
 
+/**
+ * The rows a confirmation carries, at most: anyone who reaches the health listener can make up
+ * load balancers, and every status, page and wait event would otherwise carry all of them.
+ */
+export const MAX_LB_ROWS = 32
+/** The blockers named in `why`, at most; the rest are counted. */
+export const MAX_WHY_BLOCKERS = 8
+
+/** Expected first, then those in the way, then those that count, then the rest. */
+function rank(s: ViewStanding): 0 | 1 | 2 | 3 {
+  return s.expected ? 0 : s.blocks ? 1 : s.counts === 'fresh' ? 2 : 3
+}
+
+/**
+ * The `limit` standings that matter most, the latest checks first among equals, in one pass
+ * without sorting: the views come oldest first (LbViews.list), so they are read from the end.
+ */
+function mostRelevant(standings: readonly ViewStanding[], limit: number): ViewStanding[] {
+  const buckets: ViewStanding[][] = [[], [], [], []]
+  for (let i = standings.length - 1; i >= 0; i--) {
+    const s = standings[i] as ViewStanding
+    const bucket = buckets[rank(s)] as ViewStanding[]
+    if (bucket.length < limit) bucket.push(s)
+  }
+  return buckets.flat().slice(0, limit)
+}
+
+function byName(a: LbProgress, b: LbProgress): number {
+  return a.lb < b.lb ? -1 : a.lb > b.lb ? 1 : (a.server ?? '') < (b.server ?? '') ? -1 : (a.server ?? '') > (b.server ?? '') ? 1 : 0
+}
+
+/**
+ * Whether every load balancer confirms the goal, and for each one why not. Pure: the same inputs
+ * give the same answer, so it is tested by table and evaluated as often as checks arrive. Its
+ * work is one pass over the views; what it returns is bounded (MAX_LB_ROWS, MAX_WHY_BLOCKERS).
+ */
 export function confirm(inputs: ConfirmationInputs): Confirmation {
   const { goal, since, now, staleMs, expect } = inputs
-  const rows = inputs.views.map((view) => viewProgress(view, inputs))
-  const loadBalancers = rows.map((r) => r.row).sort((a, b) => a.lb.localeCompare(b.lb) || (a.server ?? '').localeCompare(b.server ?? ''))
-  const fresh = rows.filter((r) => r.counts === 'fresh').length
-  const oneOffs = rows.filter((r) => r.counts === 'one-off').map((r) => r.row.lb)
-  const blockers = [...rows.flatMap((r) => (r.blocker ? [r.blocker] : [])), ...wholeBlockers(inputs, fresh, oneOffs)]
+  const sendStateChecking = inputs.views.some((v) => v.kind === 'send-state' && now - v.lastCheckAt <= staleMs)
+  const standings = inputs.views.map((view) => viewStanding(view, inputs, sendStateChecking))
+  const shown = mostRelevant(standings, MAX_LB_ROWS)
+  const loadBalancers = shown.map(progressRow).sort(byName)
+  let fresh = 0
+  const oneOffs = new Set<string>()
+  const blocking: ViewStanding[] = []
+  for (const s of standings) {
+    if (s.counts === 'fresh') fresh++
+    else if (s.counts === 'one-off' && oneOffs.size < MAX_WHY_BLOCKERS) oneOffs.add(s.view.node ?? s.view.source)
+    if (s.blocks) blocking.push(s)
+  }
+  const blockers = blocking.slice(0, MAX_WHY_BLOCKERS).map(blockerText)
+  if (blocking.length > MAX_WHY_BLOCKERS) blockers.push(`${blocking.length - MAX_WHY_BLOCKERS} more load balancers not confirming`)
+  blockers.push(...wholeBlockers(inputs, fresh, [...oneOffs]))
   const missing = expect.filter((name) => !inputs.views.some((v) => matchesExpected(v, name) && now - v.lastCheckAt <= staleMs))
   const tomcat = tomcatProgress(inputs)
   if (tomcat?.why) blockers.push(tomcat.why)
@@ -248,6 +344,7 @@ export function confirm(inputs: ConfirmationInputs): Confirmation {
     confirmed: blockers.length === 0,
     why: blockers.length === 0 ? null : blockers.join('; '),
     loadBalancers,
+    omitted: standings.length - shown.length,
     missing,
     counted: fresh,
     tomcat,

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { LB_STATUSES } from './send-state.js'
 import type { WaitGoal } from './confirm.js'
 import type { WaitOutcome } from './tracker.js'
-import type { LbView, LbViews } from './views.js'
+import { REFUSED_REASONS, type LbView, type LbViews } from './views.js'
 
 const PREFIX = 'health_agent_'
 
@@ -16,12 +16,23 @@ export const OTHER_LB = '_other'
 
 /**
  * The views to label: the ones that checked most (a real load balancer checks every few seconds,
- * an invented one is seen once), the most recent first among equals; the rest are summed.
+ * an invented one is seen once), the most recent first among equals; the rest are summed. One
+ * pass keeping the best MAX_LABELLED_LB_VIEWS, not a sort of them all (a scrape of /metrics is
+ * open to anyone who reaches the health listener).
  */
 export function splitViews(views: LbView[]): { labelled: LbView[]; others: LbView[] } {
   if (views.length <= MAX_LABELLED_LB_VIEWS) return { labelled: views, others: [] }
-  const ranked = [...views].sort((a, b) => b.checks - a.checks || b.lastCheckAt - a.lastCheckAt)
-  return { labelled: ranked.slice(0, MAX_LABELLED_LB_VIEWS), others: ranked.slice(MAX_LABELLED_LB_VIEWS) }
+  const before = (a: LbView, b: LbView) => b.checks - a.checks || b.lastCheckAt - a.lastCheckAt
+  const top: LbView[] = []
+  for (const view of views) {
+    if (top.length === MAX_LABELLED_LB_VIEWS && before(view, top[top.length - 1] as LbView) >= 0) continue
+    let i = Math.min(top.length, MAX_LABELLED_LB_VIEWS - 1)
+    while (i > 0 && before(view, top[i - 1] as LbView) < 0) i--
+    top.splice(i, 0, view)
+    if (top.length > MAX_LABELLED_LB_VIEWS) top.pop()
+  }
+  const labelled = new Set(top)
+  return { labelled: top, others: views.filter((v) => !labelled.has(v)) }
 }
 
 /**
@@ -129,6 +140,16 @@ function registerViewCounts(registry: Registry, views: LbViews): void {
     registers: [registry],
     collect() {
       this.set(views.invalidHeaders)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}lb_refused_checks_total`,
+    help: 'Checks answered but not kept as a load balancer view, by reason: source (outside --lb-sources), node-bound (a node name already checking from another address), full (--max-lb-views taken by load balancers heard from recently)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const reason of REFUSED_REASONS) this.inc({ reason }, views.refused[reason])
     },
   })
   new Gauge({

@@ -12,6 +12,9 @@ export { WAIT_OUTCOMES, type WaitEvent, type WaitHandle, type WaitOptions, type 
 /** For this long after a drained or down wait begins, a view that still shows sessions is wanted again at once. */
 export const FRESH_VIEWS_MS = 10_000
 
+/** Evaluations driven by checks take at most this share of the agent's time (see schedule). */
+export const EVALUATION_SHARE = 0.1
+
 export interface LbTrackerHooks {
   /** A drain begun while the agent runs was confirmed this long after it began. */
   drainConfirmed?: (seconds: number) => void
@@ -44,7 +47,8 @@ export class LbTracker {
   private readonly log: Logger
   private readonly waits = new Set<Wait>()
   private readonly drainTimer: DrainTimer
-  private scheduled: NodeJS.Immediate | null = null
+  private scheduled: { cancel(): void } | null = null
+  private lastEvaluation = { at: 0, tookMs: 0 }
   private listening = false
   private readonly onCheck = () => this.schedule()
 
@@ -124,7 +128,7 @@ export class LbTracker {
 
   /** Ends every wait (the agent is closing): their clients get a last `closing` event. */
   close(): void {
-    if (this.scheduled) clearImmediate(this.scheduled)
+    this.scheduled?.cancel()
     this.scheduled = null
     for (const wait of [...this.waits]) wait.finish('closing')
     this.drainTimer.stop()
@@ -160,13 +164,30 @@ export class LbTracker {
     this.listening = wanted
   }
 
+  /**
+   * One evaluation per event-loop turn with checks in it, but at most EVALUATION_SHARE of the time:
+   * an evaluation goes over every view, and anyone who reaches the health listener can make
+   * thousands of them and send checks as fast as it likes. With a few load balancers an evaluation
+   * takes microseconds and this changes nothing; with 10,000 views it spaces them a few ms apart.
+   */
   private schedule(trigger: 'check' | 'state' = 'check'): void {
     if (this.scheduled || (this.waits.size === 0 && !this.drainTimer.timing)) return
-    this.scheduled = setImmediate(() => {
+    const run = () => {
       this.scheduled = null
+      const started = performance.now()
       for (const wait of [...this.waits]) wait.evaluate(trigger)
       this.drainTimer.look()
       this.listenForChecks()
-    })
+      this.lastEvaluation = { at: performance.now(), tookMs: performance.now() - started }
+    }
+    const { at, tookMs } = this.lastEvaluation
+    const waitMs = trigger === 'check' ? at + tookMs / EVALUATION_SHARE - tookMs - performance.now() : 0
+    if (waitMs >= 1) {
+      const timer = setTimeout(run, waitMs)
+      this.scheduled = { cancel: () => clearTimeout(timer) }
+    } else {
+      const immediate = setImmediate(run)
+      this.scheduled = { cancel: () => clearImmediate(immediate) }
+    }
   }
 }

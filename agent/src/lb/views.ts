@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { RecencyMap } from './recency.js'
 import { parseServerState, type ServerState } from './send-state.js'
+import type { SourceFilter } from './sources.js'
 
 /**
  * What one load balancer last told (or was told by) this agent. A checker that sends
@@ -15,13 +16,8 @@ export interface LbView {
   readonly node: string | null
   /** `backend/server` from the header; null for a plain view. */
   readonly name: string | null
-  /**
-   * Source address of the last check; for a send-state view, of a check at most SOURCE_REFRESH_MS
-   * ago (it is only shown there, and reading it costs a system call a check).
-   */
+  /** Source address of the last check. A node is bound to the address it was first seen from. */
   source: string
-  /** Epoch milliseconds when `source` was read. */
-  sourceAt: number
   /** The last header, parsed; null for a plain view. */
   state: ServerState | null
   /** HTTP status the agent answered to the last check. */
@@ -37,16 +33,33 @@ export interface LbView {
 }
 
 export interface LbViewsOptions {
-  /** At most this many views are kept; the longest silent goes first. */
+  /** At most this many views are kept; the longest silent goes first, but never one heard from within keepFreshMs. */
   maxViews: number
-  /** A view silent for longer than this is forgotten. */
+  /** A view silent for longer than this is forgotten (and its node's address binding with it). */
   forgetAfterMs: number
+  /** A view that checked within this long is not dropped to make room: the newcomer is refused instead. */
+  keepFreshMs?: number
+  /** Only checks from these sources are kept (--lb-sources); null: any source. */
+  sources?: SourceFilter | null
 }
 
-type ViewEvents = { check: [LbView] }
+/**
+ * Why a check was not kept as a view: its source is outside --lb-sources; it claims a node bound to
+ * another address; or the views are full of load balancers heard from recently.
+ */
+export const REFUSED_REASONS = ['source', 'node-bound', 'full'] as const
+export type RefusedReason = (typeof REFUSED_REASONS)[number]
 
-/** How often a send-state view's source address is read again: it keys only plain views. */
-export const SOURCE_REFRESH_MS = 10_000
+export interface Refusal {
+  reason: RefusedReason
+  /** The node it claimed; null without send-state. */
+  node: string | null
+  source: string
+  /** For `node-bound`: the address the node is bound to. */
+  boundTo: string | null
+}
+
+type ViewEvents = { check: [LbView]; refused: [Refusal] }
 
 /** A check's source address, or its socket to read it from (the check path reads it only when it is needed). */
 export type SourceAddress = string | undefined | { readonly remoteAddress?: string | undefined }
@@ -71,8 +84,16 @@ export class LbViews extends EventEmitter<ViewEvents> {
   private readonly options: LbViewsOptions
   /** Checks whose send-state header did not parse: counted, and the checker kept as a plain view. */
   invalidHeaders = 0
-  /** Views dropped because the cap was reached while they were still fresh enough to keep. */
+  /** Views dropped to make room for a newcomer (silent for longer than keepFreshMs, not yet forgotten). */
   evicted = 0
+  /** Checks not kept as views, by reason. */
+  readonly refused: Record<RefusedReason, number> = { source: 0, 'node-bound': 0, full: 0 }
+  /**
+   * The source address each node was first seen from, while any view of it is remembered: a claim
+   * to be that node from another address is refused, so nobody else can speak for a load balancer
+   * that checks (an address change is seen once the node has been silent for forgetAfterMs).
+   */
+  private readonly nodes = new Map<string, { source: string; views: number }>()
 
   constructor(options: LbViewsOptions) {
     super()
@@ -83,43 +104,33 @@ export class LbViews extends EventEmitter<ViewEvents> {
     return this.views.size
   }
 
-  /** Called on the check route's hot path: one regex, one map update, no I/O. */
-  record(header: string | string[] | undefined, sourceAddress: SourceAddress, answered: number, now = Date.now()): LbView {
+  /**
+   * Called on the check route's hot path: one regex, one map update, no I/O. Null when the check
+   * is not kept (see Refusal): it is answered as any other, but speaks for no load balancer.
+   */
+  record(header: string | string[] | undefined, sourceAddress: SourceAddress, answered: number, now = Date.now()): LbView | null {
     const value = Array.isArray(header) ? header[0] : header
     const state = value === undefined ? null : parseServerState(value)
     if (value !== undefined && state === null) this.invalidHeaders++
-    const plainSource = state ? null : addressOf(sourceAddress)
-    const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${plainSource}`
+    // Read on every check (one getpeername per connection, cached by the socket): a view's
+    // source is always the current check's, and a node's binding is tested against it.
+    const source = addressOf(sourceAddress)
+    const node = state?.node ?? null
+    if (this.options.sources && !this.options.sources(source)) return this.refuse('source', node, source, null)
+    const boundTo = node === null ? undefined : this.boundSource(node, source, now)
+    if (boundTo !== undefined && boundTo !== source) return this.refuse('node-bound', node, source, boundTo)
+    const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${source}`
     let view = this.views.use(key)
     if (view) {
       const gap = Math.max(0, now - view.lastCheckAt)
       view.cadenceMs = view.cadenceMs === null ? gap : Math.round(view.cadenceMs * 0.75 + gap * 0.25)
     } else {
-      this.makeRoom(now)
-      view = {
-        key,
-        kind: state ? 'send-state' : 'plain',
-        node: state?.node ?? null,
-        name: state?.name ?? null,
-        source: plainSource ?? addressOf(sourceAddress),
-        sourceAt: now,
-        state: null,
-        answered,
-        lastCheckAt: now,
-        firstSeenAt: now,
-        checks: 0,
-        cadenceMs: null,
-        holdCapMs: null,
-      }
+      if (!this.makeRoom(now)) return this.refuse('full', node, source, null)
+      view = newView(key, state, source, answered, now)
       this.views.add(key, view)
+      if (node !== null) this.bind(node, source)
     }
-    if (plainSource !== null) {
-      view.source = plainSource
-      view.sourceAt = now
-    } else if (now - view.sourceAt >= SOURCE_REFRESH_MS) {
-      view.source = addressOf(sourceAddress)
-      view.sourceAt = now
-    }
+    view.source = source
     view.state = state
     view.answered = answered
     view.lastCheckAt = now
@@ -137,15 +148,65 @@ export class LbViews extends EventEmitter<ViewEvents> {
   private forget(now: number): void {
     for (let oldest = this.views.oldest(); oldest; oldest = this.views.oldest()) {
       if (now - oldest.lastCheckAt <= this.options.forgetAfterMs) break
-      this.views.dropOldest()
+      this.dropOldest()
     }
   }
 
-  private makeRoom(now: number): void {
+  /** Room for one more view; false when every view left checked too recently to be dropped for a newcomer. */
+  private makeRoom(now: number): boolean {
     this.forget(now)
+    const keepFreshMs = this.options.keepFreshMs ?? 0
     while (this.views.size > 0 && this.views.size >= this.options.maxViews) {
-      this.views.dropOldest()
+      const oldest = this.views.oldest() as LbView
+      if (now - oldest.lastCheckAt <= keepFreshMs) return false
+      this.dropOldest()
       this.evicted++
     }
+    return true
+  }
+
+  private dropOldest(): void {
+    const view = this.views.oldest()
+    this.views.dropOldest()
+    if (view?.node == null) return
+    const binding = this.nodes.get(view.node)
+    if (binding && --binding.views === 0) this.nodes.delete(view.node)
+  }
+
+  /** The address `node` is bound to; a binding to another address is first checked against forgetting. */
+  private boundSource(node: string, source: string, now: number): string | undefined {
+    const bound = this.nodes.get(node)?.source
+    if (bound === undefined || bound === source) return bound
+    this.forget(now)
+    return this.nodes.get(node)?.source
+  }
+
+  private bind(node: string, source: string): void {
+    const binding = this.nodes.get(node)
+    if (binding) binding.views++
+    else this.nodes.set(node, { source, views: 1 })
+  }
+
+  private refuse(reason: RefusedReason, node: string | null, source: string, boundTo: string | null): null {
+    this.refused[reason]++
+    if (this.listenerCount('refused') > 0) this.emit('refused', { reason, node, source, boundTo })
+    return null
+  }
+}
+
+function newView(key: string, state: ServerState | null, source: string, answered: number, now: number): LbView {
+  return {
+    key,
+    kind: state ? 'send-state' : 'plain',
+    node: state?.node ?? null,
+    name: state?.name ?? null,
+    source,
+    state: null,
+    answered,
+    lastCheckAt: now,
+    firstSeenAt: now,
+    checks: 0,
+    cadenceMs: null,
+    holdCapMs: null,
   }
 }

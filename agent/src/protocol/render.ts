@@ -25,6 +25,7 @@ function describeLoadBalancers(status: AgentStatus): string[] {
   const settings = `stale after ${lbs.staleAfterMs / 1000}s${lbs.expected.length ? `, expected ${lbs.expected.join(', ')}` : ''}`
   const lines = [`lbs         ${c.goal} ${c.confirmed ? 'confirmed' : 'not confirmed'} (${settings})`]
   for (const lb of c.loadBalancers) lines.push(`  ${lbLine(lb)}`)
+  if (c.omitted > 0) lines.push(`  and ${c.omitted} more not shown (expected ones first, then those in the way, then those counted)`)
   for (const name of c.missing)
     if (!c.loadBalancers.some((lb) => lb.lb === name)) lines.push(`  ${name.padEnd(24)} expected, has not checked`)
   if (!c.confirmed && c.loadBalancers.length === 0) lines.push(`  ${c.why}`)
@@ -89,20 +90,4 @@ export function renderStatus(status: AgentStatus): string {
   return `${lines.join('\n')}\n`
 }
 
-/**
- * The status as anyone who can reach the health listener may see it (`--page-detail public`):
- * without who set the state and why, and without file paths or file contents.
- */
-export function publicStatus(status: AgentStatus): AgentStatus {
-  const problem = status.stateFile.problem
-  return {
-    ...status,
-    admin: status.admin && { ...status.admin, by: null, reason: null },
-    stateFile: {
-      ...status.stateFile,
-      path: 'the state file',
-      problem: problem && { ...problem, message: `${problem.kind} (details on the admin API)` },
-    },
-    auditFile: '',
-  }
-}
+export { publicStatus } from './public-status.js'

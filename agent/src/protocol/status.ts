@@ -135,7 +135,7 @@ export const LbProgressSchema = Type.Object({
   checks: Type.Integer(),
   stale: Type.Boolean(),
   expected: Type.Boolean(),
-  /** A checker without send-state that has not (yet) checked regularly: shown, never waited for. */
+  /** A checker without send-state that does not count (a one-off, too rare, or beside load balancers with send-state): shown, never waited for. */
   oneOff: Type.Boolean(),
   confirmed: Type.Boolean(),
   why: Nullable(Type.String()),
@@ -157,7 +157,10 @@ export const ConfirmationSchema = Type.Object({
   confirmed: Type.Boolean(),
   /** Everything still in the way, in one line; null when confirmed. */
   why: Nullable(Type.String()),
+  /** The most relevant views, at most 32 (expected, then in the way, then counted, then the rest). */
   loadBalancers: Type.Array(LbProgressSchema),
+  /** Views left out of loadBalancers. */
+  omitted: Type.Integer(),
   /** Expected load balancers with no fresh view. */
   missing: Type.Array(Type.String()),
   /** Fresh load balancers that count (one-offs and stale views do not). */

@@ -133,3 +133,22 @@ t.test('events: the view at once, a change pushed without waiting for the tick, 
   await ended
   t.ok(Date.now() - closing < 5000, `the agent closed with pages open in ${Date.now() - closing} ms`)
 })
+
+t.test('a checker that does not count is not in "N of M confirm" either', async (t) => {
+  const agent = await startAgent(t, { expectLb: 'lb1,lb2' })
+  const state = (node: string, status: string) =>
+    `${status}; address=127.0.0.1; port=8080; name=be/t1; node=${node}; weight=1/1; scur=0/0; qcur=0`
+  await agent.admin('PUT', '/v1/state', { state: 'drain' })
+  await httpRequest(`${agent.healthUrl}/health`, { headers: { 'x-haproxy-server-state': state('lb1', 'NOLB') } })
+  await httpRequest(`${agent.healthUrl}/health`, { headers: { 'x-haproxy-server-state': state('lb2', 'UP') } })
+  // A person's curl from another address: a one-off, listed, not counted.
+  await new Promise<void>((resolve, reject) =>
+    get({ host: '127.0.0.1', port: agent.healthPort, path: '/health', localAddress: '127.0.0.2' }, (res) => {
+      res.resume()
+      res.on('end', resolve)
+    }).on('error', reject),
+  )
+  const v = JSON.parse((await httpRequest(`${agent.healthUrl}/status/view`)).body) as PageView
+  t.equal(v.loadBalancers.length, 3, 'all three are listed')
+  t.match(v.goal, { confirming: 1, of: 2 }, '1 of 2 confirm: the one-off is not in the denominator')
+})

@@ -102,3 +102,53 @@ backend be
     )
   },
 )
+
+t.test(
+  'defaults, HAProxy with send-state: a script that polled /health every 50 ms and stopped does not count, nor hold the next drain',
+  async (t) => {
+    const running = await startAgent(t)
+    const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }
+    const backend = await startHttpServer(t, (_, res) => res.end('backend\n'))
+    const haproxy = await startHaproxy(
+      t,
+      running.dir,
+      `defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+
+backend be
+    timeout check 2s
+    option httpchk GET /health
+    http-check disable-on-404
+    http-check send-state
+    server s1 127.0.0.1:${backend.port} check port ${running.healthPort} inter 1s fastinter 250ms downinter 1s rise 2 fall 2`,
+    )
+    await waitFor(
+      'HAProxy UP and confirming ready',
+      async () => {
+        const status = JSON.parse((await running.admin('GET', '/v1/status')).body) as {
+          loadBalancers: { confirmation: { confirmed: boolean } | null }
+        }
+        return (await haproxy.serverStat('be', 's1')).status === 'UP' && status.loadBalancers.confirmation?.confirmed === true
+      },
+      { timeoutMs: 40_000, intervalMs: 200 },
+    )
+    // The script: 40 polls, 50 ms apart (its own pace), then it stops.
+    for (let i = 0; i < 40; i++) {
+      t.equal(await strayGet(running.healthPort), 200)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const drained = await agentctl(['drain', '--wait', '--timeout', '30', '--json'], env, 60_000)
+    t.equal(drained.code, 0, `drain --wait confirmed ${drained.stderr}`)
+    t.match(
+      (JSON.parse(drained.stdout) as WaitDoc).wait.confirmation.loadBalancers,
+      [
+        { lb: '127.0.0.2', oneOff: true, why: /beside load balancers with it: not counted/ },
+        { lb: String, oneOff: false, confirmed: true },
+      ],
+      'the poller is listed, not counted; HAProxy confirmed',
+    )
+  },
+)

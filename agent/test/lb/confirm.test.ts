@@ -35,7 +35,6 @@ function lb(node: string, status: string, spec: ViewSpec = {}): LbView {
     node,
     name: state.name,
     source: '127.0.0.1',
-    sourceAt: at,
     state,
     answered: spec.answered ?? 404,
     lastCheckAt: at,
@@ -56,7 +55,6 @@ function plain(source: string, answered: number, spec: ViewSpec = {}): LbView {
     node: null,
     name: null,
     source,
-    sourceAt: at,
     state: null,
     answered,
     lastCheckAt: at,
@@ -183,8 +181,31 @@ const DRAINED: Row[] = [
     true,
   ],
   [
-    'a regular checker without send-state that has not checked since the drain began holds it',
+    'with no load balancer with send-state checking, a regular checker without it counts: not checked since the drain began, it holds it',
+    inputs('drained', [plain('10.0.0.5', 200, { age: 5001, cadenceMs: 2000 })], { staleMs: 10_000 }),
+    false,
+    '10.0.0.5: no check since the drain began',
+  ],
+  // Once a load balancer with send-state checks, a checker without it counts only when expected.
+  [
+    'a regular checker without send-state beside a load balancer with it is not counted',
     inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.5', 200, { age: 5001, cadenceMs: 2000 })], { staleMs: 10_000 }),
+    true,
+  ],
+  [
+    'a script that polled every 50 ms until the agent answered, then stopped, does not hold the next drain',
+    inputs('drained', [lb('lb1', 'NOLB', { age: 50 }), plain('127.0.0.1', 200, { age: 400, checks: 60, cadenceMs: 50 })], {
+      since: NOW - 300,
+      staleMs: 10_000,
+    }),
+    true,
+  ],
+  [
+    'unless it is expected',
+    inputs('drained', [lb('lb1', 'NOLB'), plain('10.0.0.5', 200, { age: 5001, cadenceMs: 2000 })], {
+      staleMs: 10_000,
+      expect: ['10.0.0.5'],
+    }),
     false,
     '10.0.0.5: no check since the drain began',
   ],

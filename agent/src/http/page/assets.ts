@@ -152,6 +152,13 @@ export const PAGE_JS = `'use strict';
       cell(row, lb.confirmed ? 'yes' : 'no: ' + lb.why, lb.confirmed ? 'ok' : 'no');
       body.appendChild(row);
     });
+    if (v.omitted > 0) {
+      var more = el('tr');
+      more.className = 'lb omitted';
+      cell(more, 'and ' + v.omitted + ' more not shown');
+      for (var j = 0; j < 7; j++) cell(more, '');
+      body.appendChild(more);
+    }
     v.missing.forEach(function (name) {
       if (v.loadBalancers.some(function (lb) { return lb.lb === name; })) return;
       var row = el('tr');

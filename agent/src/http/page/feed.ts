@@ -33,6 +33,7 @@ export class PageFeed {
   private unsubscribe: (() => void) | null = null
   private ticker: NodeJS.Timeout | null = null
   private pushQueued = false
+  private lastFrame: { status: AgentStatus; history: readonly HistoryEntry[]; text: string } | null = null
 
   constructor(deps: PageFeedDeps) {
     this.deps = deps
@@ -121,8 +122,14 @@ export class PageFeed {
     return read
   }
 
+  /** One frame per status and history, whatever the number of pages that ask for it. */
   private frame(): string {
-    return `data: ${JSON.stringify(this.view())}\n\n`
+    const status = this.deps.status()
+    const last = this.lastFrame
+    if (last?.status === status && last.history === this.history) return last.text
+    const text = `data: ${JSON.stringify(pageView(status, this.history, this.deps.detail))}\n\n`
+    this.lastFrame = { status, history: this.history, text }
+    return text
   }
 
   private push(): void {

@@ -47,6 +47,8 @@ export interface PageView {
   /** What the admin state waits for (drained, down, ready) and how far the load balancers are. */
   goal: { goal: string; since: string; confirmed: boolean; why: string | null; confirming: number; of: number } | null
   loadBalancers: PageLb[]
+  /** Views not in loadBalancers (at most 32 are sent). */
+  omitted: number
   missing: string[]
   weight: { percent: number; source: string; rampProgress: number | null }
   history: PageHistoryEntry[]
@@ -70,7 +72,8 @@ export function pageView(status: AgentStatus, history: readonly HistoryEntry[], 
   const c = status.loadBalancers.confirmation
   const a = status.admin
   const lbs = c?.loadBalancers ?? []
-  const counted = lbs.filter((lb) => !lb.stale || lb.expected)
+  // One that does not count (a one-off, or stale and not expected) is not in "N of M confirm" either.
+  const counted = lbs.filter((lb) => (!lb.stale || lb.expected) && !lb.oneOff)
   const w = status.tomcat.warmup
   return {
     at: new Date(now).toISOString(),
@@ -109,6 +112,7 @@ export function pageView(status: AgentStatus, history: readonly HistoryEntry[], 
       confirmed: lb.confirmed,
       why: lb.why,
     })),
+    omitted: c?.omitted ?? 0,
     missing: c?.missing ?? [],
     weight: { percent: status.weight.percent, source: status.weight.source, rampProgress: status.weight.ramp?.progress ?? null },
     history: history.map((e) => historyEntry(e, detail)),
