@@ -67,7 +67,9 @@ function runModule(dir: string, args: Record<string, unknown>, extra: string[] =
 t.test('tomcat_health_agent module: honest changed, JSON result, check mode, failed wait', async (t) => {
   const dir = tempDir(t, 'health-agent-module-')
   requireBuilt(AGENTCTL_BIN)
-  const agent = await spawnAgent(t, ['--data-dir', join(dir, 'data')])
+  // lb1 is expected and never checks: a wait cannot be confirmed (with none expected, a host that
+  // no load balancer checks confirms at once once the agent has been up a stale window).
+  const agent = await spawnAgent(t, ['--data-dir', join(dir, 'data'), '--expect-lb', 'lb1'])
   const common = { install_dir: PACKAGE_ROOT, data_dir: join(dir, 'data'), agent: agent.adminUrl, reason: 'module test' }
   const adminState = async () => {
     const status = await agentctl(['status', '--json', '--agent', agent.adminUrl, '--token-file', join(dir, 'data/admin-token')])
@@ -95,7 +97,7 @@ t.test('tomcat_health_agent module: honest changed, JSON result, check mode, fai
   t.match(ready.result, { changed: true, previous_state: 'drain', state: 'ready' })
   t.equal(await adminState(), 'ready')
 
-  // No load balancer checks this agent: a wait cannot be confirmed.
+  // The expected lb1 never checks: the wait is not confirmed.
   const waited = await runModule(dir, { ...common, state: 'down', wait: true, timeout: 1 })
   t.equal(waited.outcome, 'FAILED!')
   t.match(waited.result.msg, /agentctl down failed \(exit 1, not confirmed in time \(the state stays set\)\)/)
