@@ -1,6 +1,6 @@
 import type { AdminState } from '../state/model.js'
 import type { TomcatSignals } from './tomcat-signals.js'
-import type { LbView } from './views.js'
+import type { LbView, NodeBinding } from './views.js'
 import type { Confirmation, LbProgress, TomcatProgress } from '../protocol/status.js'
 export type { Confirmation, LbProgress, TomcatProgress }
 
@@ -173,7 +173,7 @@ interface ViewStanding {
   expected: boolean
   counts: 'fresh' | 'one-off' | 'no'
   /** Why it does not confirm, as a kind: the words are made only for the rows and blockers shown. */
-  reason: 'not-counted' | 'stale' | 'not-since' | 'blocked' | null
+  reason: 'not-counted' | 'stale' | 'disputed' | 'not-since' | 'blocked' | null
   notCounted: string | null
   /** It stands in the way of the goal. */
   blocks: boolean
@@ -204,6 +204,7 @@ function viewStanding(view: LbView, inputs: ConfirmationInputs, sendStateCheckin
   let reason: ViewStanding['reason'] = null
   if (notCounted) reason = 'not-counted'
   else if (stale) reason = 'stale'
+  else if (disputed(view, now, staleMs)) reason = 'disputed'
   else if (view.lastCheckAt <= since) reason = 'not-since'
   else if (cachedBlocker(goal, view) !== null) reason = 'blocked'
   const counts = stale ? 'no' : notCounted ? 'one-off' : 'fresh'
@@ -212,8 +213,23 @@ function viewStanding(view: LbView, inputs: ConfirmationInputs, sendStateCheckin
   return { view, ageMs, stale, expected, counts, reason, notCounted, blocks, inputs }
 }
 
+/**
+ * Another address claimed this view's node within the stale window (and was refused): which of the
+ * two is the load balancer cannot be told, so neither confirms. A forger who was there first would
+ * otherwise speak for the real load balancer; this way a forgery can hold a wait, never end one.
+ */
+function disputed(view: LbView, now: number, staleMs: number): boolean {
+  const at = view.binding?.disputedAt
+  return at != null && now - at <= staleMs
+}
+
 function whyText(s: ViewStanding): string | null {
   switch (s.reason) {
+    case 'disputed': {
+      const binding = s.view.binding as NodeBinding
+      const age = seconds(s.inputs.now - (binding.disputedAt as number))
+      return `also claimed from ${binding.disputedBy} ${age} ago (refused): it cannot be told from a forgery; limit who counts with --lb-sources`
+    }
     case 'not-counted':
       return s.notCounted
     case 'stale':

@@ -30,6 +30,19 @@ export interface LbView {
   cadenceMs: number | null
   /** The longest hold for its checks, once it hung up on a held one (lb/hold.ts); null if never. */
   holdCapMs: number | null
+  /** Its node's address binding, shared by every view of that node; absent for a plain view. */
+  binding?: NodeBinding
+}
+
+/**
+ * The address a node was first seen from, and the last claim to be that node from another address
+ * (refused): while such a claim is recent, nobody can tell which of the two is the load balancer.
+ */
+export interface NodeBinding {
+  readonly source: string
+  views: number
+  disputedAt: number | null
+  disputedBy: string | null
 }
 
 export interface LbViewsOptions {
@@ -93,7 +106,7 @@ export class LbViews extends EventEmitter<ViewEvents> {
    * to be that node from another address is refused, so nobody else can speak for a load balancer
    * that checks (an address change is seen once the node has been silent for forgetAfterMs).
    */
-  private readonly nodes = new Map<string, { source: string; views: number }>()
+  private readonly nodes = new Map<string, NodeBinding>()
 
   constructor(options: LbViewsOptions) {
     super()
@@ -118,7 +131,12 @@ export class LbViews extends EventEmitter<ViewEvents> {
     const node = state?.node ?? null
     if (this.options.sources && !this.options.sources(source)) return this.refuse('source', node, source, null)
     const boundTo = node === null ? undefined : this.boundSource(node, source, now)
-    if (boundTo !== undefined && boundTo !== source) return this.refuse('node-bound', node, source, boundTo)
+    if (boundTo !== undefined && boundTo !== source) {
+      const binding = this.nodes.get(node as string) as NodeBinding
+      binding.disputedAt = now
+      binding.disputedBy = source
+      return this.refuse('node-bound', node, source, boundTo)
+    }
     const key = state ? `lb\u0000${state.node}\u0000${state.name}` : `addr\u0000${source}`
     let view = this.views.use(key)
     if (view) {
@@ -128,7 +146,7 @@ export class LbViews extends EventEmitter<ViewEvents> {
       if (!this.makeRoom(now)) return this.refuse('full', node, source, null)
       view = newView(key, state, source, answered, now)
       this.views.add(key, view)
-      if (node !== null) this.bind(node, source)
+      if (node !== null) view.binding = this.bind(node, source)
     }
     view.source = source
     view.state = state
@@ -181,10 +199,11 @@ export class LbViews extends EventEmitter<ViewEvents> {
     return this.nodes.get(node)?.source
   }
 
-  private bind(node: string, source: string): void {
-    const binding = this.nodes.get(node)
+  private bind(node: string, source: string): NodeBinding {
+    let binding = this.nodes.get(node)
     if (binding) binding.views++
-    else this.nodes.set(node, { source, views: 1 })
+    else this.nodes.set(node, (binding = { source, views: 1, disputedAt: null, disputedBy: null }))
+    return binding
   }
 
   private refuse(reason: RefusedReason, node: string | null, source: string, boundTo: string | null): null {

@@ -64,9 +64,32 @@ t.test('a forger on another address cannot confirm a drain for lb1 while lb1 rep
     running.logLines().some((l) => String(l.msg).includes(`a check from ${FORGER} claims node lb1, which checks from ${LB1}`)),
     'logged',
   )
-  // And lb1 itself still confirms once it reports nothing in flight.
+  // While the forged claim is recent, lb1 itself does not confirm either (which of the two is lb1
+  // cannot be told); once the claim is older than the stale window, lb1 confirms on its own word.
   await checkFrom(running, LB1, { 'x-haproxy-server-state': header('lb1', 'NOLB', 0) }).answered
-  t.equal((await status(running)).loadBalancers.confirmation?.confirmed, true)
+  const disputed = (await status(running)).loadBalancers.confirmation
+  t.equal(disputed?.confirmed, false, 'not confirmed while the forged claim is recent')
+  t.match(disputed?.why, new RegExp(`lb1 be/t1: also claimed from ${FORGER.replace(/\./g, '\\.')} .* ago \\(refused\\)`))
+  await waitFor(
+    'lb1 to confirm once the forged claim is older than the stale window',
+    async () => {
+      await checkFrom(running, LB1, { 'x-haproxy-server-state': header('lb1', 'NOLB', 0) }).answered
+      return (await status(running)).loadBalancers.confirmation?.confirmed === true
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  )
+})
+
+t.test('a forger who claims lb1 before lb1 does cannot confirm a drain for it', async (t) => {
+  const running = await startAgent(t, { expectLb: 'lb1' })
+  // The forger is first: lb1 is bound to the forger's address.
+  await checkFrom(running, FORGER, { 'x-haproxy-server-state': header('lb1', 'UP', 0) }).answered
+  t.equal((await running.admin('PUT', '/v1/state', { state: 'drain', reason: 'test' })).status, 200)
+  t.equal(await checkFrom(running, LB1, { 'x-haproxy-server-state': header('lb1', 'NOLB', 5) }).answered, 404)
+  t.equal(await checkFrom(running, FORGER, { 'x-haproxy-server-state': header('lb1', 'NOLB', 0) }).answered, 404)
+  const c = (await status(running)).loadBalancers.confirmation
+  t.equal(c?.confirmed, false, "the forger's NOLB scur=0 confirms nothing while the real lb1 is refused")
+  t.match(c?.why, new RegExp(`lb1 be/t1: also claimed from ${LB1.replace(/\./g, '\\.')} `))
 })
 
 t.test("a forger that hangs up on a held check does not shorten lb1's holds", async (t) => {
