@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { startAgent, tempDir } from '../helpers/agent.js'
 import { agentctl, AGENTCTL_BIN, requireBuilt } from '../helpers/cli.js'
 import { fakeLoadBalancers } from '../helpers/fake-lbs.js'
-import { Tomcat } from '../helpers/tomcat.js'
+import { managerFlags, startManagedTomcat } from '../helpers/managed-tomcat.js'
 import { StickyUser, writeVersionedApp } from '../helpers/versioned-app.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -15,29 +14,15 @@ import { waitFor } from '../helpers/wait.js'
  * maximum passes first, it says how many sessions a restart now loses.
  */
 
-const MANAGER_APP = '/usr/share/tomcat10-admin/manager'
-
 t.test('fast timers (200 ms poll): drain --wait --wait-sessions waits for the sessions, or says what is lost', async (t) => {
-  if (!existsSync(MANAGER_APP)) throw new Error(`${MANAGER_APP} is missing: install tomcat10-admin (sudo scripts/install-system-deps.sh)`)
   const dir = tempDir(t)
-  const tomcat = await Tomcat.create(t, {
+  const { tomcat, credentials } = await startManagedTomcat(t, dir, {
     name: 'wait-sessions',
     users: [{ name: 'agent', password: 'sessions-secret-1', roles: ['manager-script', 'manager-status'] }],
+    apps: { '/app': writeVersionedApp(dir, '001') },
+    readyPath: '/app/health.txt',
   })
-  tomcat.deployDir('/manager', MANAGER_APP)
-  tomcat.deployDir('/app', writeVersionedApp(dir, '001'))
-  await tomcat.start()
-  await tomcat.waitUntilServing('/app/health.txt')
-  const credentials = join(dir, 'manager-credentials')
-  writeFileSync(credentials, 'agent:sessions-secret-1\n', { mode: 0o600 })
-  const running = await startAgent(t, {
-    tomcatUrl: tomcat.url('/app/health.txt'),
-    tomcatIntervalMs: '200',
-    tomcatManagerUrl: tomcat.url('/manager'),
-    tomcatManagerCredentialsFile: credentials,
-    tomcatManagerPollMs: '200',
-    expectLb: 'lb1,lb2',
-  })
+  const running = await startAgent(t, { ...managerFlags(tomcat, credentials.agent as string), expectLb: 'lb1,lb2' })
   fakeLoadBalancers(t, running, {})
   await waitFor('the agent to answer 200', async () => (await running.check()).status === 200, { timeoutMs: 30_000 })
   const env = { HEALTH_AGENT_URL: running.adminUrl, HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token') }

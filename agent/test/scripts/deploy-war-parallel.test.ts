@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
 import { startAgent, tempDir } from '../helpers/agent.js'
 import { agentctl, AGENTCTL_BIN, requireBuilt, runDeployScript } from '../helpers/cli.js'
 import { fakeLoadBalancers } from '../helpers/fake-lbs.js'
-import { Tomcat } from '../helpers/tomcat.js'
+import { managerFlags, startManagedTomcat } from '../helpers/managed-tomcat.js'
 import { StickyUser, writeVersionedApp, writeVersionedWar } from '../helpers/versioned-app.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -18,32 +18,20 @@ import { waitFor } from '../helpers/wait.js'
  * nothing restarted.
  */
 
-const MANAGER_APP = '/usr/share/tomcat10-admin/manager'
-
 t.test('deploy-war --parallel: deploy beside, warm up, ready, retire; failures roll back without a restart', async (t) => {
-  if (!existsSync(MANAGER_APP)) throw new Error(`${MANAGER_APP} is missing: install tomcat10-admin (sudo scripts/install-system-deps.sh)`)
   const dir = tempDir(t)
-  const tomcat = await Tomcat.create(t, {
+  const { tomcat, credentials } = await startManagedTomcat(t, dir, {
     name: 'deploy-parallel',
     users: [
       { name: 'agent', password: 'agent-secret-3', roles: ['manager-script', 'manager-status'] },
       { name: 'deployer', password: 'deployer-secret-5', roles: ['manager-script'] },
     ],
+    apps: { '/app##001': writeVersionedApp(dir, '001') },
+    readyPath: '/app/health.txt',
   })
-  tomcat.deployDir('/manager', MANAGER_APP)
-  tomcat.deployDir('/app##001', writeVersionedApp(dir, '001'))
-  await tomcat.start()
-  await tomcat.waitUntilServing('/app/health.txt')
-  const agentCredentials = join(dir, 'agent-credentials')
-  writeFileSync(agentCredentials, 'agent:agent-secret-3\n', { mode: 0o600 })
-  const deployerCredentials = join(dir, 'deployer-credentials')
-  writeFileSync(deployerCredentials, 'deployer:deployer-secret-5\n', { mode: 0o600 })
+  const deployerCredentials = credentials.deployer as string
   const running = await startAgent(t, {
-    tomcatUrl: tomcat.url('/app/health.txt'),
-    tomcatIntervalMs: '200',
-    tomcatManagerUrl: tomcat.url('/manager'),
-    tomcatManagerCredentialsFile: agentCredentials,
-    tomcatManagerPollMs: '200',
+    ...managerFlags(tomcat, credentials.agent as string),
     warmupUrls: '/app/version.txt',
     warmupRequests: '20',
     expectLb: 'lb1,lb2',

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process'
-import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { tempDir } from '../helpers/agent.js'
 import { agentctl, AGENTCTL_BIN, requireBuilt } from '../helpers/cli.js'
-import { Tomcat } from '../helpers/tomcat.js'
+import { startManagedTomcat } from '../helpers/managed-tomcat.js'
 import { StickyUser, writeVersionedApp, writeVersionedWar } from '../helpers/versioned-app.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -15,22 +14,18 @@ import { waitFor } from '../helpers/wait.js'
  * fails to start undeployed again, and old versions retired as their sessions end.
  */
 
-const MANAGER_APP = '/usr/share/tomcat10-admin/manager'
-
 async function setUp(t: Test) {
-  if (!existsSync(MANAGER_APP)) throw new Error(`${MANAGER_APP} is missing: install tomcat10-admin (sudo scripts/install-system-deps.sh)`)
   const dir = tempDir(t)
-  const tomcat = await Tomcat.create(t, {
+  const { tomcat, credentials } = await startManagedTomcat(t, dir, {
     name: 'parallel',
     users: [{ name: 'deployer', password: 'deploy-secret-7', roles: ['manager-script'] }],
+    apps: { '/app##001': writeVersionedApp(dir, '001') },
+    readyPath: '/app/health.txt',
   })
-  tomcat.deployDir('/manager', MANAGER_APP)
-  tomcat.deployDir('/app##001', writeVersionedApp(dir, '001'))
-  await tomcat.start()
-  await tomcat.waitUntilServing('/app/health.txt')
-  const credentials = join(dir, 'manager-credentials')
-  writeFileSync(credentials, 'deployer:deploy-secret-7\n', { mode: 0o600 })
-  const env = { HEALTH_AGENT_TOMCAT_MANAGER_URL: tomcat.url('/manager'), HEALTH_AGENT_TOMCAT_MANAGER_CREDENTIALS_FILE: credentials }
+  const env = {
+    HEALTH_AGENT_TOMCAT_MANAGER_URL: tomcat.url('/manager'),
+    HEALTH_AGENT_TOMCAT_MANAGER_CREDENTIALS_FILE: credentials.deployer as string,
+  }
   const ctl = (args: string[]) => agentctl(['tomcat', ...args], env, 60_000)
   return { dir, tomcat, env, ctl }
 }

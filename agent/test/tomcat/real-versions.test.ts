@@ -1,9 +1,8 @@
-import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { startAgent, tempDir } from '../helpers/agent.js'
 import { agentctl } from '../helpers/cli.js'
-import { Tomcat } from '../helpers/tomcat.js'
+import { managerFlags, startManagedTomcat } from '../helpers/managed-tomcat.js'
 import { StickyUser, writeVersionedApp, writeVersionedWar } from '../helpers/versioned-app.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -14,27 +13,16 @@ import { waitFor } from '../helpers/wait.js'
  * drain until it is undeployed and the running version is newest again.
  */
 
-const MANAGER_APP = '/usr/share/tomcat10-admin/manager'
-
 t.test('fast timers (200 ms probe and poll): versions, sessions and the warm-up of each new version', async (t) => {
-  if (!existsSync(MANAGER_APP)) throw new Error(`${MANAGER_APP} is missing: install tomcat10-admin (sudo scripts/install-system-deps.sh)`)
   const dir = tempDir(t)
-  const tomcat = await Tomcat.create(t, {
+  const { tomcat, credentials } = await startManagedTomcat(t, dir, {
     name: 'versions',
     users: [{ name: 'agent', password: 'versions-secret-9', roles: ['manager-script', 'manager-status'] }],
+    apps: { '/app##001': writeVersionedApp(dir, '001') },
+    readyPath: '/app/health.txt',
   })
-  tomcat.deployDir('/manager', MANAGER_APP)
-  tomcat.deployDir('/app##001', writeVersionedApp(dir, '001'))
-  await tomcat.start()
-  await tomcat.waitUntilServing('/app/health.txt')
-  const credentials = join(dir, 'manager-credentials')
-  writeFileSync(credentials, 'agent:versions-secret-9\n', { mode: 0o600 })
   const running = await startAgent(t, {
-    tomcatUrl: tomcat.url('/app/health.txt'),
-    tomcatIntervalMs: '200',
-    tomcatManagerUrl: tomcat.url('/manager'),
-    tomcatManagerCredentialsFile: credentials,
-    tomcatManagerPollMs: '200',
+    ...managerFlags(tomcat, credentials.agent as string),
     warmupUrls: '/app/version.txt',
     warmupRequests: '20',
   })
@@ -42,7 +30,7 @@ t.test('fast timers (200 ms probe and poll): versions, sessions and the warm-up 
     HEALTH_AGENT_URL: running.adminUrl,
     HEALTH_AGENT_TOKEN_FILE: join(running.dir, 'admin-token'),
     HEALTH_AGENT_TOMCAT_MANAGER_URL: tomcat.url('/manager'),
-    HEALTH_AGENT_TOMCAT_MANAGER_CREDENTIALS_FILE: credentials,
+    HEALTH_AGENT_TOMCAT_MANAGER_CREDENTIALS_FILE: credentials.agent as string,
   }
   const ctl = (args: string[]) => agentctl(args, env, 60_000)
   await waitFor('the agent to answer 200', async () => (await running.check()).status === 200, { timeoutMs: 30_000 })
