@@ -8,7 +8,7 @@ import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js'
 import { httpRequest } from '../helpers/http.js'
 import { createNetwork, type NetnsNetwork } from '../helpers/netns.js'
 import { ensurePrivsepDir, makeClientKeys, startSshd, type ClientKeys } from '../helpers/sshd.js'
-import { freePort, requireBinary, type Teardowns } from '../helpers/system.js'
+import { freePort, removeOnExit, requireBinary, type Teardowns } from '../helpers/system.js'
 import { CATALINA_HOME, DEFAULT_JAVA_OPTS, requireTomcat, writeWebapp } from '../helpers/tomcat.js'
 import { waitFor } from '../helpers/wait.js'
 import { writeWar } from '../helpers/war.js'
@@ -209,33 +209,12 @@ function rollingInventory(fleet: { hosts: FleetHost[]; dir: string }): string {
   return file
 }
 
-let signalHandlersFor: (() => void) | null = null
-
-/** On SIGINT/SIGTERM or an exit without teardown, the fleet is removed anyway (synchronously). */
-function guardProcess(remove: () => void): () => void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    remove()
-    process.kill(process.pid, signal)
-  }
-  signalHandlersFor = remove
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  process.on('exit', remove)
-  return () => {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    process.off('exit', remove)
-    signalHandlersFor = null
-  }
-}
-
 /**
  * Makes the fleet: network, Tomcats serving `war`, sshd on each host, the npm package packed, the
  * inventories. The agents are not installed: that is the role's job (see startAgents()). The
  * caller must call remove() (a try/finally); a signal or an exit removes the fleet too.
  */
 export async function createFleet(dir: string, options: { war: string }): Promise<Fleet> {
-  if (signalHandlersFor) throw new Error('one fleet at a time')
   for (const binary of ['ip', 'sshd', 'ssh', 'scp', 'ssh-keygen', 'haproxy', 'ansible-playbook']) requireBinary(binary)
   requireTomcat()
   const network: NetnsNetwork = createNetwork({ tag: 'thafleet', prefix: SUBNET_PREFIX, count: 3 })
@@ -258,7 +237,7 @@ export async function createFleet(dir: string, options: { war: string }): Promis
     unguard()
     return errors
   }
-  const unguard = guardProcess(remove)
+  const unguard = removeOnExit(remove)
   try {
     removePrivsep = ensurePrivsepDir()
     const client = makeClientKeys(join(dir, 'client'))

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PACKAGE_ROOT } from '../../src/package-info.js'
-import { requireBinary, type Teardowns } from './system.js'
+import { removeOnExit, requireBinary, type Teardowns } from './system.js'
 import { waitFor } from './wait.js'
 
 /**
@@ -200,27 +200,6 @@ function startContainer(image: string, name: string, cgroup: string, namespace: 
   return parts
 }
 
-let guarded: (() => void) | null = null
-
-/** On SIGINT/SIGTERM or an exit without teardown, the hosts are removed anyway (synchronously). */
-function guardProcess(remove: () => void): () => void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    remove()
-    process.kill(process.pid, signal)
-  }
-  if (guarded) throw new Error('booted hosts: one set at a time per process')
-  guarded = remove
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  process.on('exit', remove)
-  return () => {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-    process.off('exit', remove)
-    guarded = null
-  }
-}
-
 /**
  * Boots `count` hosts from `image` and waits until systemd inside says the boot is over. Removed
  * at teardown (and on a signal or exit); a host can also be powered off on its own.
@@ -235,7 +214,7 @@ export async function bootHosts(t: Teardowns, image: string, options: HostsOptio
     if (namespace) spawnSync('ip', ['netns', 'del', namespace])
     if (errors.length > 0) process.stderr.write(`booted hosts: removal left: ${errors.join('; ')}\n`)
   }
-  const unguard = guardProcess(removeAll)
+  const unguard = removeOnExit(removeAll)
   t.teardown(() => {
     removeAll()
     unguard()

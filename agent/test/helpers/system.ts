@@ -35,3 +35,23 @@ export function freePort(): Promise<number> {
 export interface Teardowns {
   teardown(fn: () => unknown): void
 }
+
+/**
+ * On SIGINT/SIGTERM, or an exit without teardown, `remove` runs anyway (it must be synchronous)
+ * and the signal is raised again (for the next such handler, then the default action). Returns
+ * the undo, for a teardown that removed everything itself.
+ */
+export function removeOnExit(remove: () => void): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    remove()
+    process.kill(process.pid, signal)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  process.on('exit', remove)
+  return () => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    process.off('exit', remove)
+  }
+}
