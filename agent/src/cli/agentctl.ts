@@ -2,7 +2,6 @@
 import { hostname, userInfo } from 'node:os'
 import { parseCommandLine } from '../config/args.js'
 import { loadClientConfig } from '../config/load.js'
-import { readTokenFile } from '../config/token-file.js'
 import { CLIENT_SETTINGS } from '../config/schema.js'
 import { isAgentError } from '../errors.js'
 import { VERSION_LINE } from '../package-info.js'
@@ -19,7 +18,8 @@ import {
 import { renderStatus } from '../protocol/render.js'
 import { DEFAULT_WAIT_TIMEOUT_S, StateRequestSchema, WaitQuerySchema, type WaitQuery } from '../protocol/requests.js'
 import { validateRequest } from '../protocol/validate.js'
-import { callAgent, ClientError, parseAgentUrl, streamAgent, type AgentEndpoint } from './admin-client.js'
+import { agentTarget } from './agent-target.js'
+import { callAgent, ClientError, streamAgent, type AgentEndpoint } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
 import { outcomeMessage, plainLine, PLAIN_PROGRESS_EVERY_MS, ttyBlock, TtyPainter } from './wait-progress.js'
 import { describeWeightChange, parseDuration, parseWeightArgs, weightRequest, type WeightCommand } from './weight-command.js'
@@ -184,19 +184,7 @@ function parseInvocation(argv: string[]): Invocation | 'help' | 'version' {
     asUsage(() => validateRequest(StateRequestSchema, { state: command, reason, by, for: forSeconds }))
 
   const config = loadClientConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
-  const url = config.url || config.adminListen
-  const endpoint = parseAgentUrl(url)
-  if (!endpoint) throw new UsageError(`--agent: expected http://HOST:PORT or unix:/PATH, got ${JSON.stringify(url)}`)
-  let token: string
-  try {
-    // As the agent reads it: run as root (the tomcat10 drop-in), a FIFO or /dev/zero must not hang it.
-    token = readTokenFile(config.tokenFile)
-  } catch (err) {
-    if (isAgentError(err)) throw new UsageError(`${err.message} (see --token-file)`)
-    throw new UsageError(
-      `cannot read the admin token from ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (the agent creates it at first start; see --token-file)`,
-    )
-  }
+  const { endpoint, token } = agentTarget(config)
   return {
     command: command as Invocation['command'],
     weight,

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseCommandLine } from '../config/args.js'
 import { loadClientConfig } from '../config/load.js'
 import { CLIENT_SETTINGS } from '../config/schema.js'
 import type { Traffic } from '../protocol/traffic.js'
-import { callAgent, parseAgentUrl } from './admin-client.js'
+import { agentTarget } from './agent-target.js'
+import { callAgent } from './admin-client.js'
 import { judge, millis, percent, windowOf, type CanaryJudgement, type CanaryLimits } from './canary-judge.js'
 import { EXIT, UsageError } from './exit-codes.js'
 import { parseDuration } from './weight-command.js'
@@ -81,17 +81,7 @@ export async function runCanary(argv: string[]): Promise<number> {
   }
   const intervalMs = number('interval-ms', cli.options['interval-ms'], 1000, 50, 60_000)
   const config = loadClientConfig({ flags: cli.settings, configFile: cli.options.config as string | undefined })
-  const endpoint = parseAgentUrl(config.url || config.adminListen)
-  if (!endpoint)
-    throw new UsageError(`--agent: expected http://HOST:PORT or unix:/PATH, got ${JSON.stringify(config.url || config.adminListen)}`)
-  let token: string
-  try {
-    token = readFileSync(config.tokenFile, 'utf8').trim()
-  } catch (err) {
-    throw new UsageError(
-      `cannot read the admin token from ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (see --token-file)`,
-    )
-  }
+  const { endpoint, token } = agentTarget(config)
   const read = () => callAgent<Traffic>(endpoint, token, 'GET', '/v1/traffic', undefined, REQUEST_TIMEOUT_MS)
 
   const start = await read()

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ClientConfig } from '../config/load.js'
 import type { AgentStatus } from '../protocol/status.js'
-import { callAgent, parseAgentUrl } from './admin-client.js'
+import { agentTarget } from './agent-target.js'
+import { callAgent } from './admin-client.js'
 import { EXIT, UsageError } from './exit-codes.js'
 import { parseDuration } from './weight-command.js'
 import { takerOf } from '../tomcat/versions.js'
@@ -38,17 +38,7 @@ export async function waitVersion(config: ClientConfig, version: string, timeout
   const timeoutS = timeoutText === undefined ? DEFAULT_TIMEOUT_S : parseDuration(timeoutText)
   if (timeoutS === null || timeoutS < 1)
     throw new UsageError(`--timeout: expected a duration such as 120, 90s or 10m, got ${JSON.stringify(timeoutText)}`)
-  const endpoint = parseAgentUrl(config.url || config.adminListen)
-  if (!endpoint)
-    throw new UsageError(`--agent: expected http://HOST:PORT or unix:/PATH, got ${JSON.stringify(config.url || config.adminListen)}`)
-  let token: string
-  try {
-    token = readFileSync(config.tokenFile, 'utf8').trim()
-  } catch (err) {
-    throw new UsageError(
-      `cannot read the admin token from ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'} (see --token-file)`,
-    )
-  }
+  const { endpoint, token } = agentTarget(config)
   const endAt = Date.now() + timeoutS * 1000
   let said = ''
   for (;;) {

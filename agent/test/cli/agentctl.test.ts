@@ -160,4 +160,13 @@ t.test('a token path that leads elsewhere (FIFO, /dev/zero, symlink, folder, hug
     )
     t.ok(ms < 10_000, `${path}: answered in ${ms} ms`)
   }
+  // Every command that talks to the agent reads the token the same way.
+  for (const command of [
+    ['canary', '--for', '60'],
+    ['tomcat', 'wait-version', '--version', '001'],
+  ]) {
+    const result = await agentctl(command, { HEALTH_AGENT_URL: url, HEALTH_AGENT_TOKEN_FILE: join(dir, 'fifo') }, 15_000)
+    t.equal(result.code, 2, `${command.join(' ')}: exit 2 (${result.signal ?? 'no signal'})`)
+    t.match(result.stderr, /^agentctl: token file .*fifo: expected a regular file, got a FIFO \(named pipe\) \(see --token-file\)\n$/)
+  }
 })
