@@ -71,14 +71,17 @@ export async function startReloadableHaproxy(
     let output = ''
     child.stdout?.on('data', (c: Buffer) => (output += c.toString()))
     child.stderr?.on('data', (c: Buffer) => (output += c.toString()))
-    await waitFor(
-      'HAProxy to answer on its socket as the new process',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`haproxy exited at start:\n${output}`)
-        return new RegExp(`^Pid: ${child.pid}$`, 'm').test(await haproxyCommand(socket, 'show info', 1000))
-      },
-      { timeoutMs: 30_000, intervalMs: 50 },
-    )
+    // A process that exits at start (a port taken meanwhile) fails the launch at once, with its words.
+    const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new Error(`haproxy exited at start:\n${output}`))))
+    exited.catch(() => undefined)
+    await Promise.race([
+      exited,
+      waitFor(
+        'HAProxy to answer on its socket as the new process',
+        async () => new RegExp(`^Pid: ${child.pid}$`, 'm').test(await haproxyCommand(socket, 'show info', 1000)),
+        { timeoutMs: 30_000, intervalMs: 50 },
+      ),
+    ])
     current = { child, output: () => output }
   }
   const command = (line: string) => haproxyCommand(socket, line)

@@ -279,7 +279,6 @@ export async function startStack(
     })
   }
 
-  const frontendPort = await freePort()
   const stateFile = join(dir, 'haproxy-server-state')
   // The first start has no saved state yet: an empty one of the version `show servers state` writes.
   writeFileSync(stateFile, '1\n')
@@ -290,10 +289,11 @@ export async function startStack(
   // The backend retries a failed connection elsewhere (as recommended): the proof reads wretr,
   // wredis, econ and eresp, so that a retry that hid a failure still fails it. Server connections
   // are not reused, so that a reused idle connection closing cannot fail a request either.
-  const haproxy = await startReloadableHaproxy(t, dir, {
-    stateFile,
-    globalLines: ['node lb1'],
-    config: `defaults
+  const startHaproxy = (frontendPort: number) =>
+    startReloadableHaproxy(t, dir, {
+      stateFile,
+      globalLines: ['node lb1'],
+      config: `defaults
     mode http
     timeout connect 2s
     timeout client 30s
@@ -309,7 +309,19 @@ frontend fe
     default_backend be
 
 ${backend}`,
-  })
+    })
+  // freePort() gives a port that was free a moment ago: another test may take it before HAProxy binds it.
+  let frontendPort = await freePort()
+  let haproxy: ReloadableHaproxy
+  for (let attempt = 1; ; attempt++) {
+    try {
+      haproxy = await startHaproxy(frontendPort)
+      break
+    } catch (err) {
+      if (attempt === 3 || !/Address already in use/.test((err as Error).message)) throw err
+      frontendPort = await freePort()
+    }
+  }
   const serverStatus = async (host: StackHost) => (await haproxy.serverStat('be', host.name)).status ?? ''
   // What HAProxy last showed of each server and its last check, for the message if they never come UP.
   let seen = ''
