@@ -1,17 +1,11 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs'
+import { specialFileKind } from '../file-kind.js'
 import { AgentError } from '../errors.js'
 
 /** Far more than any token; a bigger file is not a token file. */
 export const MAX_TOKEN_FILE_BYTES = 4096
 
-function describeType(s: Stats): string {
-  if (s.isDirectory()) return 'a directory'
-  if (s.isFIFO()) return 'a FIFO (named pipe)'
-  if (s.isSocket()) return 'a socket'
-  if (s.isCharacterDevice()) return 'a character device'
-  if (s.isBlockDevice()) return 'a block device'
-  return 'another kind of file'
-}
+const describeType = (s: Stats): string => specialFileKind(s) ?? 'another kind of file'
 
 function refused(path: string, what: string, cause?: unknown): AgentError {
   return new AgentError('AGENT_ERR_TOKEN_FILE', `token file ${path}: ${what}`, cause === undefined ? undefined : { cause })

@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs'
+import { specialFileKind } from '../file-kind.js'
 
 /**
  * The most the state file may hold. A state line is short (a reason and an author of at most 500
@@ -11,14 +12,7 @@ export type StateReadProblem = 'missing' | 'unreadable' | 'not-a-file' | 'too-la
 
 export type StateFileRead = { ok: true; text: string } | { ok: false; kind: StateReadProblem; error: string }
 
-function describeType(s: Stats): string {
-  if (s.isDirectory()) return 'a directory'
-  if (s.isFIFO()) return 'a FIFO (named pipe)'
-  if (s.isSocket()) return 'a socket'
-  if (s.isCharacterDevice()) return 'a character device'
-  if (s.isBlockDevice()) return 'a block device'
-  return 'not a regular file'
-}
+const describeType = (s: Stats): string => specialFileKind(s) ?? 'not a regular file'
 
 function notAFile(path: string, s: Stats): StateFileRead {
   return { ok: false, kind: 'not-a-file', error: `state file ${path} is ${describeType(s)}: expected a regular file (or a symlink to one)` }
